@@ -1,0 +1,1 @@
+"""The ``citizencard`` command line: one command, a subcommand group per program."""

@@ -1,0 +1,41 @@
+"""The ``citizencard`` command: the root group and the error boundary.
+
+Every program adds its group here. Errors of our packages become a one-line
+message and exit status 1; usage errors exit with 2 (click's convention).
+Nothing of ours ever ends in a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from card_layout.errors import CardError
+from device.errors import DeviceError
+from hardware.errors import HardwareError
+
+from .commands.card import card
+from .commands.demo import demo
+from .commands.keys import keys
+
+OUR_ERRORS = (CardError, DeviceError, HardwareError)
+
+
+class CitizenCardGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OUR_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=CitizenCardGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="citizencard")
+def main() -> None:
+    """Citizen card platform: cards, readers, field devices and the back office."""
+
+
+main.add_command(keys)
+main.add_command(card)
+main.add_command(demo)
