@@ -16,7 +16,9 @@ What the chip enforces:
   every authentication to it fails. A new authentication, successful or not,
   ends the previous session, transfer buffer included.
 - Any refused command (a NAK) leaves the chip idle, as a real one: no sector
-  authenticated, transfer buffer empty; the reader selects it again.
+  authenticated, transfer buffer empty, and no answer to an authentication
+  until the reader selects it again (``uid``). A card put in the field is
+  selected.
 - Every memory command needs the sector of its block authenticated, and the
   right for the key in the access conditions (:mod:`card_layout.access`). When
   the trailer makes key B readable, key B still authenticates but every memory
@@ -144,6 +146,7 @@ class SimulatedCard:
         self.magic = magic
         self.uid_size = uid_size
         self._present = True
+        self._selected = True
         # Session: the authenticated sector, its key, and its access conditions
         # (None while authenticated means the session's trailer was made inconsistent).
         self._auth_sector: int | None = None
@@ -215,6 +218,7 @@ class SimulatedCard:
         """Put the card back: a fresh power-up, unauthenticated, no buffer, and
         no tear pending."""
         self._present = True
+        self._selected = True
         self._idle()
         self._tear_after = None
         self._torn_bytes = 0
@@ -251,6 +255,7 @@ class SimulatedCard:
             self._record("uid", None, None, type(exc).__name__)
             raise
         self._record("uid", None, None, OK)
+        self._selected = True
         return uid
 
     def authenticate(self, block: int, key_type: KeyType, key: bytes) -> None:
@@ -407,8 +412,9 @@ class SimulatedCard:
         self.log.append(CommandRecord(len(self.log) + 1, command, block, key_type, outcome))
         if outcome != OK:
             # The chip answers a refused command with a NAK and drops to the idle
-            # state: the reader must select the card and authenticate again.
+            # state: it answers nothing but a new selection (uid) until then.
             self._idle()
+            self._selected = False
 
     def _store(self, block: int, data: bytes, tearing: bool) -> None:
         offset = block * BLOCK_SIZE
@@ -433,6 +439,8 @@ class SimulatedCard:
             raise CardCommandError(f"key type must be KeyType.A or KeyType.B, got {key_type!r}", block=block)
         if len(key) != KEY_SIZE:
             raise CardCommandError(f"a MIFARE Classic key is {KEY_SIZE} bytes, got {len(key)}", block=block)
+        if not self._selected:
+            raise CardCommandError("the card is idle after a refused command: select it (uid) first", block=block)
         sector = block // BLOCKS_PER_SECTOR
         trailer = (sector * BLOCKS_PER_SECTOR + TRAILER_INDEX) * BLOCK_SIZE
         access = _decode_access(bytes(self._memory[trailer + 6 : trailer + 9]))

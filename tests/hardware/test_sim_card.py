@@ -181,8 +181,7 @@ def test_key_a_and_key_b_are_compared_with_their_own_trailer_field() -> None:
     card = make_card()
     with pytest.raises(AuthenticationError, match="key B refused"):
         card.authenticate(5, B, KEY_A)
-    card.authenticate(5, B, KEY_B)
-    assert card.authenticated == (1, B)
+    reauth(card, 5, B, KEY_B)
     with pytest.raises(AuthenticationError, match="key A refused"):
         card.authenticate(8, A, KEY_B)
 
@@ -201,6 +200,7 @@ def test_sector_with_inconsistent_access_bits_is_blocked() -> None:
     inconsistent = KEY_A + bytes.fromhex("FF0700") + b"\x69" + KEY_B
     card = SimulatedCard(with_block(blank_image(), 7, inconsistent))
     for key_type, key in ((A, KEY_A), (B, KEY_B)):
+        card.uid()  # each refusal leaves the chip idle: select it before trying the next key
         with pytest.raises(AuthenticationError, match="blocked") as info:
             card.authenticate(4, key_type, key)
         assert info.value.sector == 1
@@ -250,7 +250,7 @@ def test_write_b_block_refuses_key_a_and_accepts_key_b() -> None:
     card = authed(1, A)
     with pytest.raises(CardAccessError, match="key A may not write"):
         card.write_block(4, b"x" * 16)
-    card.authenticate(4, B, KEY_B)
+    reauth(card, 4, B)
     card.write_block(4, b"y" * 16)
     assert card.read_block(4) == b"y" * 16
 
@@ -358,7 +358,7 @@ def test_writing_inconsistent_access_bits_blocks_the_sector_for_ever() -> None:
     card.insert()
     with pytest.raises(AuthenticationError, match="blocked"):
         card.authenticate(16, B, TRANSPORT_KEY)
-    card.authenticate(20, A, TRANSPORT_KEY)  # the neighbour sector is untouched
+    reauth(card, 20, A, TRANSPORT_KEY)  # the neighbour sector is untouched
     assert card.read_block(20) == bytes(16)
 
 
@@ -371,7 +371,7 @@ def test_key_a_cannot_increment_a_rechargeable_value_but_can_decrement_it() -> N
         card.increment(5, 10)
     assert card.transfer_buffer is None
 
-    card.authenticate(5, A, KEY_A)
+    reauth(card, 5, A)
     card.decrement(5, 10)
 
     assert card.transfer_buffer == (990, 5)
@@ -391,7 +391,7 @@ def test_debit_only_value_refuses_increment_even_with_key_b() -> None:
     card = authed(1, B)
     with pytest.raises(CardAccessError, match="may not increment"):
         card.increment(6, 1)
-    card.authenticate(6, B, KEY_B)
+    reauth(card, 6, B)
     card.decrement(6, 50)
     card.transfer(6)
     assert ValueBlock.decode(block_of(card.image(), 6)).value == 0
@@ -822,10 +822,12 @@ def test_the_idle_chip_stays_idle_until_a_successful_authentication() -> None:
     card.uid()  # a select alone opens no session
     with pytest.raises(CardAccessError, match="no sector is authenticated"):
         card.read_block(4)
+    card.uid()  # that refusal left the chip idle too: select it again
     with pytest.raises(AuthenticationError):
         card.authenticate(4, A, KEY_B)  # nor does a failed authentication
     with pytest.raises(CardAccessError, match="no sector is authenticated"):
         card.read_block(4)
+    card.uid()  # the refusals above left the chip idle: select it again
     card.authenticate(4, A, KEY_A)
     assert card.read_block(4) == RECORD
 
@@ -863,6 +865,144 @@ def test_a_new_authentication_ends_the_session_and_the_buffer() -> None:
         card.transfer(5)
 
 
+# -- after a refusal, only a new select (uid) gets an answer to an authentication ---------
+
+
+def _wrong_key(card: SimulatedCard) -> None:
+    card.authenticate(4, A, KEY_B)
+
+
+def _write_refused(card: SimulatedCard) -> None:
+    card.authenticate(4, A, KEY_A)
+    card.write_block(4, bytes(16))  # block 4: only key B writes
+
+
+def _read_without_session(card: SimulatedCard) -> None:
+    card.read_block(4)
+
+
+def _transfer_of_empty_buffer(card: SimulatedCard) -> None:
+    card.authenticate(4, A, KEY_A)
+    card.transfer(5)
+
+
+def _read_of_block_64(card: SimulatedCard) -> None:
+    card.authenticate(4, A, KEY_A)
+    card.read_block(64)
+
+
+def _key_of_five_bytes(card: SimulatedCard) -> None:
+    card.authenticate(4, A, KEY_A[:5])
+
+
+# A refusal of each kind on a fresh purse card, and the error it raises.
+NAKS = {
+    "wrong key": (_wrong_key, AuthenticationError),
+    "access refused": (_write_refused, CardAccessError),
+    "no session": (_read_without_session, CardAccessError),
+    "command error": (_transfer_of_empty_buffer, CardCommandError),
+    "block that does not exist": (_read_of_block_64, CardCommandError),
+    "authentication argument error": (_key_of_five_bytes, CardCommandError),
+}
+
+
+@pytest.mark.parametrize(("refuse", "error"), NAKS.values(), ids=list(NAKS))
+def test_after_a_refusal_authentication_needs_a_new_select(
+    refuse: Callable[[SimulatedCard], None], error: type[Exception]
+) -> None:
+    card = make_card()
+    with pytest.raises(error):
+        refuse(card)
+
+    for block, key_type in ((4, A), (4, B), (16, A)):  # even the right key, in any sector
+        with pytest.raises(CardCommandError, match=r"idle after a refused command: select it \(uid\) first") as info:
+            card.authenticate(block, key_type, key_for(block // 4, key_type))
+        assert (info.value.sector, info.value.block) == (block // 4, block)
+        assert card.log[-1] == CommandRecord(len(card.log), "authenticate", block, key_type, "CardCommandError")
+        assert_idle(card)
+
+    assert card.uid() == UID
+    card.authenticate(4, A, KEY_A)
+    assert card.authenticated == (1, A)
+    assert card.read_block(4) == RECORD
+    assert card.image() == purse_image()
+
+
+def test_every_refusal_needs_its_own_select() -> None:
+    card = make_card()
+    for _ in range(3):
+        with pytest.raises(AuthenticationError):
+            card.authenticate(4, A, KEY_B)
+        for _ in range(2):  # refused for want of a select is a refusal too: the chip stays idle
+            with pytest.raises(CardCommandError, match="select it"):
+                card.authenticate(4, A, KEY_A)
+        reauth(card, 4, A)
+        assert card.read_block(4) == RECORD
+
+
+def test_a_failed_select_does_not_select_the_card() -> None:
+    image = with_block(purse_image(), 0, bytes.fromhex("C0FFEE4200") + bytes(11))  # wrong BCC
+    card = SimulatedCard(image)
+    with pytest.raises(AuthenticationError):
+        card.authenticate(4, A, KEY_B)
+    with pytest.raises(CardCommandError, match="BCC"):
+        card.uid()
+    with pytest.raises(CardCommandError, match="select it"):
+        card.authenticate(4, A, KEY_A)
+
+
+def test_authentication_argument_errors_come_before_the_select_check() -> None:
+    card = make_card()
+    with pytest.raises(AuthenticationError):
+        card.authenticate(4, A, KEY_B)
+    for block, key_type, key, match in (
+        (4, A, KEY_A[:5], "6 bytes, got 5"),
+        (64, A, KEY_A, "block 64 does not exist"),
+        (4, 0x60, KEY_A, "key type"),
+    ):
+        with pytest.raises(CardCommandError, match=match) as info:
+            card.authenticate(block, key_type, key)  # type: ignore[arg-type]
+        assert "select it" not in str(info.value)
+    with pytest.raises(CardCommandError, match="select it"):
+        card.authenticate(4, A, KEY_A)
+    reauth(card, 4, A)
+
+
+def test_a_fresh_card_needs_no_select_before_its_first_authentication() -> None:
+    card = make_card()
+    card.authenticate(4, A, KEY_A)
+    assert card.read_block(4) == RECORD
+    assert card.log == [
+        CommandRecord(1, "authenticate", 4, A, "ok"),
+        CommandRecord(2, "read_block", 4, A, "ok"),
+    ]
+    for blank in (SimulatedCard.blank(UID), SimulatedCard.blank(UID7)):
+        blank.authenticate(63, B, TRANSPORT_KEY)
+        assert blank.authenticated == (15, B)
+
+
+def test_an_inserted_card_needs_no_select_before_its_first_authentication() -> None:
+    card = make_card()
+    with pytest.raises(AuthenticationError):
+        card.authenticate(4, A, KEY_B)
+    with pytest.raises(CardCommandError, match="select it"):
+        card.authenticate(4, A, KEY_A)
+    card.remove()
+    with pytest.raises(CardRemovedError):  # out of the field, it answers nothing at all
+        card.authenticate(4, A, KEY_A)
+    card.insert()  # put back in the field: powered up and selected
+    card.authenticate(4, A, KEY_A)
+    assert card.read_block(4) == RECORD
+
+    card.reset_tear(tear_after=0)  # a tear is a refusal too; insert selects again
+    with pytest.raises(CardRemovedError):
+        card.read_block(4)
+    card.insert()
+    card.authenticate(4, B, KEY_B)
+    assert card.authenticated == (1, B)
+    assert card.read_block(4) == RECORD
+
+
 # -- the command log ---------------------------------------------------------------------
 
 
@@ -871,6 +1011,7 @@ def test_command_log_records_every_command_and_its_outcome() -> None:
     card.uid()
     with pytest.raises(AuthenticationError):
         card.authenticate(4, A, KEY_B)
+    card.uid()  # the refusal left the chip idle
     card.authenticate(4, A, KEY_A)
     card.read_block(4)
     with pytest.raises(CardAccessError):
@@ -885,16 +1026,17 @@ def test_command_log_records_every_command_and_its_outcome() -> None:
     assert card.log == [
         CommandRecord(1, "uid", None, None, "ok"),
         CommandRecord(2, "authenticate", 4, A, "AuthenticationError"),
-        CommandRecord(3, "authenticate", 4, A, "ok"),
-        CommandRecord(4, "read_block", 4, A, "ok"),
-        CommandRecord(5, "write_block", 4, A, "CardAccessError"),
-        CommandRecord(6, "read_block", 4, None, "CardAccessError"),
-        CommandRecord(7, "uid", None, None, "ok"),
-        CommandRecord(8, "authenticate", 4, A, "ok"),
-        CommandRecord(9, "decrement", 5, A, "ok"),
-        CommandRecord(10, "transfer", 5, A, "ok"),
+        CommandRecord(3, "uid", None, None, "ok"),
+        CommandRecord(4, "authenticate", 4, A, "ok"),
+        CommandRecord(5, "read_block", 4, A, "ok"),
+        CommandRecord(6, "write_block", 4, A, "CardAccessError"),
+        CommandRecord(7, "read_block", 4, None, "CardAccessError"),
+        CommandRecord(8, "uid", None, None, "ok"),
+        CommandRecord(9, "authenticate", 4, A, "ok"),
+        CommandRecord(10, "decrement", 5, A, "ok"),
+        CommandRecord(11, "transfer", 5, A, "ok"),
     ]
-    assert card.command_count == 10
+    assert card.command_count == 11
     assert card.write_count == 1
 
 
