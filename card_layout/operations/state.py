@@ -25,7 +25,7 @@ open session. Contracts add 2 x (1+3), an open session 2 x (1+2), events
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ..errors import CardError, CardFormatError, CardIntegrityError
 from ..keys import MasterKeys
@@ -74,7 +74,6 @@ class CardState:
     session: Session | None = None
     session_slot: int | None = None
     events: tuple[Event, ...] | None = None
-    read_at: dt.datetime | None = field(default=None, compare=False)
 
     @property
     def record(self) -> TransactionRecord:

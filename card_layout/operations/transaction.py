@@ -224,3 +224,12 @@ def retire_previous(ch: CardChannel, state: CardState) -> CardState:
         ch.write(TRANSACTION_SLOTS[old_slot].blocks[0], bytes(BLOCK_SIZE))
     values = (purse.balance_cents, purse.balance_cents)
     return replace(state, purse=replace(purse, values=values, previous_still_valid=False))
+
+
+def append_event(ch: CardChannel, state: CardState, event: EventInfo) -> CardState:
+    """Log an event that moves no money (a library loan, a museum visit). An
+    event is always a transaction of its own, so it has a counter: its place in
+    the ring, its order for the back office, and what its MAC binds
+    (7-8 commands: a state change plus the event).
+    """
+    return commit(ch, state, event=event)

@@ -27,13 +27,11 @@ from .sealing import (
     MacContext,
     RecordType,
     check_uint,
-    check_version,
     decode_date,
     encode_date,
-    from_u24,
+    open_record,
     seal,
     u24,
-    unseal,
 )
 
 SIZE = 48
@@ -93,11 +91,7 @@ class ContractList:
     @classmethod
     def decode(cls, data: bytes, ctx: MacContext, block: int | None = None) -> ContractList:
         """:raises CardFormatError, CardIntegrityError: with the block named."""
-        if len(data) != SIZE:
-            raise CardFormatError(f"contracts record is {SIZE} bytes, got {len(data)}", block=block)
-        check_version(data, block, "contracts")
-        counter = from_u24(data[1:4])
-        body = unseal(data, RecordType.CONTRACTS, counter, ctx, block, "contracts")
+        counter, body = open_record(data, SIZE, RecordType.CONTRACTS, ctx, block, "contracts")
         count = body[4]
         if count > MAX_CONTRACTS:
             raise CardFormatError(f"contracts record claims {count} contracts, at most {MAX_CONTRACTS}", block=block)

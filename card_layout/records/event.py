@@ -28,13 +28,11 @@ from .sealing import (
     RecordType,
     check_int,
     check_uint,
-    check_version,
     decode_time,
     encode_time,
-    from_u24,
+    open_record,
     seal,
     u24,
-    unseal,
 )
 
 SIZE = 32
@@ -82,11 +80,7 @@ class Event:
     @classmethod
     def decode(cls, data: bytes, ctx: MacContext, block: int | None = None) -> Event:
         """:raises CardFormatError, CardIntegrityError: with the block named."""
-        if len(data) != SIZE:
-            raise CardFormatError(f"event record is {SIZE} bytes, got {len(data)}", block=block)
-        check_version(data, block, "event")
-        counter = from_u24(data[1:4])
-        body = unseal(data, RecordType.EVENT, counter, ctx, block, "event")
+        counter, body = open_record(data, SIZE, RecordType.EVENT, ctx, block, "event")
         _, _, kind, operator, at, amount, balance, device, location = _LAYOUT.unpack(body[: _LAYOUT.size])
         try:
             event_type = EventType(kind)

@@ -27,11 +27,10 @@ from .sealing import (
     RECORD_VERSION,
     MacContext,
     RecordType,
-    check_version,
     decode_date,
     encode_date,
+    open_record,
     seal,
-    unseal,
 )
 
 SIZE = 32
@@ -95,10 +94,7 @@ class Identity:
     @classmethod
     def decode(cls, data: bytes, ctx: MacContext, block: int | None = None) -> Identity:
         """:raises CardFormatError, CardIntegrityError: with the block named."""
-        if len(data) != SIZE:
-            raise CardFormatError(f"identity record is {SIZE} bytes, got {len(data)}", block=block)
-        check_version(data, block, "identity")
-        body = unseal(data, RecordType.IDENTITY, 0, ctx, block, "identity")
+        _, body = open_record(data, SIZE, RecordType.IDENTITY, ctx, block, "identity", counter=0)
         _, number, city, kind, profile, issued, expires, holder = _LAYOUT.unpack(body[: _LAYOUT.size])
         try:
             city_text = city.decode("ascii")

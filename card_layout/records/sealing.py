@@ -72,6 +72,23 @@ def unseal(data: bytes, record_type: int, counter: int, ctx: MacContext, block: 
     return body
 
 
+def open_record(data: bytes, size: int, record_type: int, ctx: MacContext, block: int | None, what: str, *,
+                counter: int | None = None, bound: bytes = b"") -> tuple[int, bytes]:
+    """Check a record's length, version and MAC; return its counter and its
+    bytes without the MAC. The counter is read from bytes 1..3 unless the
+    record type binds a fixed one.
+
+    :raises CardFormatError: for a wrong length or an unknown version.
+    :raises CardIntegrityError: when the MAC does not verify.
+    """
+    if len(data) != size:
+        raise CardFormatError(f"{what} record is {size} bytes, got {len(data)}", block=block)
+    check_version(data, block, what)
+    if counter is None:
+        counter = from_u24(data[1:4])
+    return counter, unseal(data, record_type, counter, ctx, block, what, bound)
+
+
 def u24(value: int) -> bytes:
     if not 0 <= value <= COUNTER_MAX:
         raise CardFormatError(f"{value} does not fit 24 bits")

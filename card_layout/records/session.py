@@ -27,13 +27,11 @@ from .sealing import (
     MacContext,
     RecordType,
     check_uint,
-    check_version,
     decode_time,
     encode_time,
-    from_u24,
+    open_record,
     seal,
     u24,
-    unseal,
 )
 
 SIZE = 32
@@ -68,11 +66,7 @@ class Session:
     @classmethod
     def decode(cls, data: bytes, ctx: MacContext, block: int | None = None) -> Session:
         """:raises CardFormatError, CardIntegrityError: with the block named."""
-        if len(data) != SIZE:
-            raise CardFormatError(f"session record is {SIZE} bytes, got {len(data)}", block=block)
-        check_version(data, block, "session")
-        counter = from_u24(data[1:4])
-        body = unseal(data, RecordType.SESSION, counter, ctx, block, "session")
+        counter, body = open_record(data, SIZE, RecordType.SESSION, ctx, block, "session")
         _, _, kind, operator, asset, station, started = _LAYOUT.unpack(body[: _LAYOUT.size])
         try:
             session_kind = SessionKind(kind)

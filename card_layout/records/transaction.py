@@ -33,13 +33,12 @@ from .sealing import (
     RECORD_VERSION,
     MacContext,
     RecordType,
-    check_version,
     decode_time,
     encode_time,
     from_u24,
+    open_record,
     seal,
     u24,
-    unseal,
 )
 
 SIZE = 32
@@ -110,23 +109,14 @@ class TransactionRecord:
         )
         return seal(body, RecordType.TRANSACTION, self.counter, ctx, SIZE, bound_value(purse_value))
 
-    @staticmethod
-    def peek_counter(data: bytes) -> int:
-        """The counter a slot claims, before any check."""
-        return from_u24(data[1:4])
-
     @classmethod
     def decode(cls, data: bytes, ctx: MacContext, purse_value: int, block: int | None = None) -> TransactionRecord:
         """Decode a slot against the purse value it must commit to.
 
         :raises CardFormatError, CardIntegrityError: with the block named.
         """
-        if len(data) != SIZE:
-            raise CardFormatError(f"transaction record is {SIZE} bytes, got {len(data)}", block=block)
-        check_version(data, block, "transaction")
-        counter = cls.peek_counter(data)
-        body = unseal(data, RecordType.TRANSACTION, counter, ctx, block, "transaction",
-                      bound_value(purse_value))
+        counter, body = open_record(data, SIZE, RecordType.TRANSACTION, ctx, block, "transaction",
+                                    bound=bound_value(purse_value))
         (_, _, load_seq, flags, start, boarding, line, operator, transfers, day, month) = _LAYOUT.unpack(
             body[: _LAYOUT.size]
         )

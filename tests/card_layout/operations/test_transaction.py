@@ -11,7 +11,15 @@ from card_layout.errors import CardAccessError, CardFormatError, InsufficientFun
 from card_layout.layout import EVENT_SLOTS, TRANSACTION_SLOTS
 from card_layout.operations.channel import CardChannel
 from card_layout.operations.state import CardState, open_channel, read_card, read_state
-from card_layout.operations.transaction import EventInfo, SessionStart, commit, credit, debit, retire_previous
+from card_layout.operations.transaction import (
+    EventInfo,
+    SessionStart,
+    append_event,
+    commit,
+    credit,
+    debit,
+    retire_previous,
+)
 from card_layout.records.contracts import Contract, ContractKind
 from card_layout.records.event import EventType
 from card_layout.records.session import SessionKind
@@ -188,3 +196,15 @@ def test_finishing_a_commit_torn_after_its_commit_point() -> None:
     again = read_card(SimReader(card), VALIDATOR)
     assert not again.purse.previous_still_valid and again.purse.values == (850, 850)
     assert retire_previous(ch, state) is state
+
+
+def test_append_an_event_without_money() -> None:
+    card = issued_card(1000)
+    ch, state = _open(card, VALIDATOR)
+    card.log.clear()
+    state = append_event(ch, state, EventInfo(EventType.SERVICE_ACCESS, AT, operator=4, device=55, location=3))
+    assert card.command_count <= 8
+    again = read_card(SimReader(card), VALIDATOR, events=True)
+    assert (again.counter, again.balance_cents) == (1, 1000)
+    assert again.events is not None and again.events[0].type is EventType.SERVICE_ACCESS
+    assert (again.events[0].device, again.events[0].amount_cents) == (55, 0)
