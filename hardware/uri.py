@@ -7,9 +7,12 @@ Schemes (:data:`READER_FACTORIES`, an immutable mapping):
 - ``sim:PATH`` a simulated card loaded from the 1K dump at PATH, written back
   after every change; parameters ``tear_after=N`` (leave the field on command
   N+1) and ``torn_bytes=K`` (0..16 bytes of the interrupted write land).
+- ``pcsc:`` the first contactless PC/SC reader, or ``pcsc:NAME`` the first
+  whose name contains NAME (pyscard; see :mod:`hardware.pcsc.reader`).
+- ``pn532:/dev/ttyS0`` a PN532 on a serial port (pyserial; :mod:`hardware.pn532.reader`).
+- ``nfcpy:usb[:VID:PID]`` or ``nfcpy:tty:PATH`` a PN53x through nfcpy (:mod:`hardware.nfcpy_reader`).
 
 The target runs up to the first ``?``, so it cannot itself contain one.
-Backends for PC/SC, PN532 and nfcpy add their schemes to the mapping.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from card_layout.geometry import BLOCK_SIZE
-from card_layout.reader import ClassicReader
 from hardware.errors import ReaderUriError
+from hardware.reader import Reader
 from hardware.sim.reader import SimReader
 
 
@@ -62,7 +65,7 @@ class ReaderUri:
         return value
 
 
-def _open_sim(uri: ReaderUri) -> ClassicReader:
+def _open_sim(uri: ReaderUri) -> Reader:
     uri.check_params(("tear_after", "torn_bytes"))
     tear_after = uri.int_param("tear_after", 0)
     torn_bytes = uri.int_param("torn_bytes", 0, BLOCK_SIZE)
@@ -71,7 +74,28 @@ def _open_sim(uri: ReaderUri) -> ClassicReader:
     return SimReader.from_dump(uri.target, tear_after=tear_after, torn_bytes=torn_bytes or 0)
 
 
-READER_FACTORIES: Mapping[str, Callable[[ReaderUri], ClassicReader]] = MappingProxyType({"sim": _open_sim})
+# Backends with optional dependencies (pyscard, pyserial, nfcpy) import them only when used.
+def _open_pcsc(uri: ReaderUri) -> Reader:
+    from hardware.pcsc.reader import open_pcsc
+
+    return open_pcsc(uri)
+
+
+def _open_pn532(uri: ReaderUri) -> Reader:
+    from hardware.pn532.reader import open_pn532
+
+    return open_pn532(uri)
+
+
+def _open_nfcpy(uri: ReaderUri) -> Reader:
+    from hardware.nfcpy_reader import open_nfcpy
+
+    return open_nfcpy(uri)
+
+
+READER_FACTORIES: Mapping[str, Callable[[ReaderUri], Reader]] = MappingProxyType(
+    {"sim": _open_sim, "pcsc": _open_pcsc, "pn532": _open_pn532, "nfcpy": _open_nfcpy}
+)
 
 
 def _known() -> str:
@@ -111,7 +135,7 @@ def parse_reader_uri(uri: str) -> ReaderUri:
     return ReaderUri(scheme, target, MappingProxyType(params))
 
 
-def open_reader(uri: str) -> ClassicReader:
+def open_reader(uri: str) -> Reader:
     """The reader named by ``uri``.
 
     :raises ReaderUriError: when the URI is unknown or malformed.

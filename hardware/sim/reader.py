@@ -13,11 +13,16 @@ killed between two commands leaves it as the card would be.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from card_layout.access import KeyType
+from hardware.errors import MultipleCardsError, ReaderTimeoutError
 from hardware.sim.card import SimulatedCard
 from hardware.sim.dump import load_dump, save_dump
+from hardware.sim.field import SimField
+
+POLL_INTERVAL = 0.005
 
 
 class SimReader:
@@ -29,10 +34,55 @@ class SimReader:
         that changed the card's memory.
     """
 
-    def __init__(self, card: SimulatedCard, dump_path: os.PathLike[str] | str | None = None) -> None:
-        self.card = card
+    def __init__(self, card: SimulatedCard | None = None, dump_path: os.PathLike[str] | str | None = None, *,
+                 field: SimField | None = None) -> None:
+        if card is None and field is None:
+            raise ValueError("a SimReader needs a card or a field")
+        self.field = field if field is not None else SimField(card)  # type: ignore[arg-type]
+        self.card = card if card is not None else (self.field.cards or (None,))[0]
         self.dump_path = None if dump_path is None else Path(dump_path)
-        self._saved_writes = card.write_count
+        self._saved_writes = self.card.write_count if self.card is not None else 0
+
+    # -- the field ----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"sim:{self.dump_path}" if self.dump_path else "sim"
+
+    def wait_for_card(self, timeout: float) -> bytes:
+        """:raises ReaderTimeoutError, MultipleCardsError: see :class:`hardware.reader.Reader`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cards = self.field.cards
+            if len(cards) > 1:
+                raise MultipleCardsError(f"{len(cards)} cards in the field: present one card only")
+            if cards:
+                return self.uid()
+            if time.monotonic() >= deadline:
+                raise ReaderTimeoutError(f"no card in the field within {timeout:g} s")
+            time.sleep(POLL_INTERVAL)
+
+    def card_present(self) -> bool:
+        return bool(self.field.cards)
+
+    def wait_for_removal(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.field.cards:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL)
+        return True
+
+    def close(self) -> None:
+        """Nothing to release: the dump is saved after every change."""
+
+    def __enter__(self) -> SimReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- card commands --------------------------------------------------------------
 
     @classmethod
     def from_dump(
@@ -55,7 +105,19 @@ class SimReader:
         return cls(card, dump_path=path)
 
     def uid(self) -> bytes:
-        """:raises CardError: as :meth:`SimulatedCard.uid`."""
+        """Select the card in the field.
+
+        :raises CardError: as :meth:`SimulatedCard.uid`.
+        :raises MultipleCardsError: when more than one card is in the field.
+        """
+        cards = self.field.cards
+        if len(cards) > 1:
+            raise MultipleCardsError(f"{len(cards)} cards in the field: present one card only")
+        if cards and cards[0] is not self.card:
+            self.card = cards[0]
+            self._saved_writes = self.card.write_count
+        if self.card is None:
+            return self.field.single().uid()
         return self.card.uid()
 
     def authenticate(self, block: int, key_type: KeyType, key: bytes) -> None:

@@ -40,12 +40,12 @@ def test_parse_splits_scheme_target_and_parameters() -> None:
 
 
 def test_unknown_scheme_lists_the_known_ones() -> None:
-    with pytest.raises(ReaderUriError, match=r"unknown reader scheme 'pcsc2' .*known schemes: sim"):
+    with pytest.raises(ReaderUriError, match=r"unknown reader scheme 'pcsc2' .*known schemes: nfcpy, pcsc, pn532, sim"):
         open_reader("pcsc2:Reader 0")
 
 
 def test_text_without_a_scheme_is_not_a_uri() -> None:
-    with pytest.raises(ReaderUriError, match=r"not a reader URI.*known schemes: sim"):
+    with pytest.raises(ReaderUriError, match=r"not a reader URI.*known schemes: nfcpy, pcsc, pn532, sim"):
         open_reader("card.mfd")
 
 
@@ -106,6 +106,6 @@ def test_is_reader_uri(text: str, expected: bool) -> None:
 
 
 def test_the_scheme_mapping_is_immutable() -> None:
-    assert set(READER_FACTORIES) == {"sim"}
+    assert set(READER_FACTORIES) == {"sim", "pcsc", "pn532", "nfcpy"}
     with pytest.raises(TypeError):
         READER_FACTORIES["fake"] = lambda uri: None  # type: ignore[index]
