@@ -18,6 +18,7 @@ from hardware.errors import HardwareError
 from .commands.card import card
 from .commands.demo import demo
 from .commands.keys import keys
+from .commands.reader import reader
 
 OUR_ERRORS = (CardError, DeviceError, HardwareError)
 
@@ -39,3 +40,4 @@ def main() -> None:
 main.add_command(keys)
 main.add_command(card)
 main.add_command(demo)
+main.add_command(reader)

@@ -1,4 +1,5 @@
-"""Personalise a blank card: the issuance point's job (key B role).
+"""Personalise a blank card, and wipe one back to transport state: the
+issuance point's jobs (key B role).
 
 The card's future content is planned first as a pure function
 (:func:`plan_card`), then written sector by sector, data blocks before the
@@ -140,3 +141,28 @@ def personalise(reader: ClassicReader, masters: MasterKeys, issuance: Issuance) 
         return read_state(channel, events=True)
     except CardError as exc:
         raise type(exc)(f"the issued card does not verify: {exc.reason}", sector=exc.sector, block=exc.block) from exc
+
+
+def wipe(reader: ClassicReader, masters: MasterKeys) -> None:
+    """Return an issued card to transport state (data zero, transport keys and
+    access bits), e.g. a returned tourist card before it is issued again. The
+    MAD sector goes first, so a wipe torn half-way leaves a card that is no
+    longer issued and a retry completes it; sectors already in transport
+    state are cleared with the transport key.
+
+    :raises KeyMaterialError: when the masters hold no key B.
+    :raises AuthenticationError: when neither this card's key B nor the
+        transport key opens a sector (a card of another key set).
+    """
+    if not masters.can_credit:
+        raise KeyMaterialError("wiping a card needs the key B master")
+    keys = masters.for_card(reader.uid())
+    transport = SectorTrailer.transport().encode()
+    for sector in range(SECTORS):
+        in_transport = _open_sector(reader, keys, sector)
+        for index in range(DATA_BLOCKS_PER_SECTOR):
+            number = block_number(sector, index)
+            if number != 0:
+                reader.write_block(number, bytes(BLOCK_SIZE))
+        if not in_transport:
+            reader.write_block(trailer_block(sector), transport)

@@ -16,8 +16,8 @@ from card_layout.errors import CardError
 from card_layout.image import ImageBlocks, check_trailers, describe_sectors
 from card_layout.keys import MasterKeys
 from card_layout.operations.audit import AuditReport, Finding, audit_card, audit_records
-from card_layout.operations.personalise import Issuance, personalise
-from card_layout.operations.state import CardState, open_channel, read_state
+from card_layout.operations.personalise import Issuance, personalise, wipe
+from card_layout.operations.state import CardState, open_channel, read_card, read_state
 from card_layout.records.contracts import Contract, ContractKind
 from card_layout.records.identity import CardKind, FareProfile, Identity
 from device import keystore
@@ -214,3 +214,32 @@ def verify(target: str, keys_path: Path, show_all: bool) -> None:
     assert state is not None
     click.echo(f"genuine: card {state.identity.card_number} uid {state.uid.hex().upper()}, "
                f"balance {money(state.balance_cents)}, counter {state.counter}")
+
+
+@card.command("wipe")
+@click.argument("target")
+@click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Issuer key file (with key B).")
+@click.option("--force", is_flag=True, help="Wipe even a card that still holds money or contracts.")
+def wipe_card(target: str, keys_path: Path, force: bool) -> None:
+    """Return the card TARGET (a dump or a reader URI) to transport state, so
+    it can be issued again. Refuses a card that still holds money or
+    contracts unless --force (refund them in the back office first)."""
+    masters = keystore.load(keys_path)
+    device = open_reader(target if is_reader_uri(target) else f"sim:{target}")
+    try:
+        device.wait_for_card(5.0)
+        try:
+            state: CardState | None = read_card(device, masters, contracts=True)
+        except CardError:
+            state = None  # torn or foreign: nothing to protect, wipe decides
+        if state is not None and not force and (state.balance_cents or (state.contracts and
+                                                                         state.contracts.contracts)):
+            raise click.ClickException(f"the card holds {money(state.balance_cents)} and "
+                                       f"{len(state.contracts.contracts) if state.contracts else 0} contract(s); "
+                                       "refund them first, or use --force")
+        device.uid()
+        wipe(device, masters)
+    finally:
+        device.close()
+    click.echo(f"wiped {target}: transport keys, no data; it can be issued again")

@@ -11,7 +11,7 @@ from card_layout.geometry import SECTORS, trailer_block
 from card_layout.image import check_trailers
 from card_layout.layout import access_for
 from card_layout.operations.audit import audit_card
-from card_layout.operations.personalise import Issuance, personalise, plan_card
+from card_layout.operations.personalise import Issuance, personalise, plan_card, wipe
 from card_layout.trailer import SectorTrailer
 from hardware.sim.card import SimulatedCard
 from hardware.sim.reader import SimReader
@@ -95,3 +95,31 @@ def test_a_trailer_write_torn_half_way_spoils_the_sector_with_a_clear_error() ->
     card.insert()
     with pytest.raises(AuthenticationError, match="sector 1: neither the transport key nor this card's key B"):
         personalise(SimReader(card), KEYS, ISSUANCE)
+
+
+def test_wipe_returns_a_card_to_transport_state_and_it_can_be_issued_again() -> None:
+    card = issued_card(700)
+    wipe(SimReader(card), KEYS)
+    assert card.image() == SimulatedCard.blank(UID).image()
+    state = personalise(SimReader(card), KEYS, ISSUANCE)
+    assert state.balance_cents == 2500
+
+
+def test_a_torn_wipe_is_completed_by_a_retry() -> None:
+    probe = issued_card(700)
+    wipe(SimReader(probe), KEYS)
+    for tear_after in range(0, probe.command_count, 7):
+        card = issued_card(700)
+        card.reset_tear(tear_after)
+        with pytest.raises(CardRemovedError):
+            wipe(SimReader(card), KEYS)
+        card.insert()
+        wipe(SimReader(card), KEYS)
+        assert card.image() == SimulatedCard.blank(UID).image(), tear_after
+
+
+def test_wipe_needs_key_b_and_this_cards_keys() -> None:
+    with pytest.raises(KeyMaterialError):
+        wipe(SimReader(issued_card()), KEYS.validator_subset())
+    with pytest.raises(AuthenticationError, match="sector 0"):
+        wipe(SimReader(issued_card(keys=masters(3))), KEYS)
