@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from hardware.nfcpy_reader import NfcpyReader
+from hardware.pn532.emulator import Pn532Emulator
+from hardware.pn532.reader import Pn532Reader
 from hardware.reader import Reader
 from hardware.sim.card import SimulatedCard
 from hardware.sim.field import SimField
@@ -60,7 +63,17 @@ def _sim(field_: SimField) -> tuple[Reader, Callable[[], None]]:
     return SimReader(field=field_), lambda: None
 
 
-OPENERS: dict[str, Opener] = {"sim": _sim}
+def _pn532(field_: SimField) -> tuple[Reader, Callable[[], None]]:
+    emulator = Pn532Emulator(field_).start()
+    return Pn532Reader(emulator.port, timeout=0.2), emulator.stop
+
+
+def _nfcpy(field_: SimField) -> tuple[Reader, Callable[[], None]]:
+    emulator = Pn532Emulator(field_).start()
+    return NfcpyReader(f"tty:{emulator.port}", timeout=0.2), emulator.stop
+
+
+OPENERS: dict[str, Opener] = {"sim": _sim, "pn532": _pn532, "nfcpy": _nfcpy}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
