@@ -325,17 +325,6 @@ class NfcpyReader(Pn53xClassicReader):
         return f"NfcpyReader({self.path!r})"
 
 
-def _float_param(uri: ReaderUri, name: str) -> float | None:
-    text = uri.params.get(name)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ReaderUriError(f"reader URI {uri}: {name}={text!r} is not a number") from exc
-    if not 0 < value <= 60:
-        raise ReaderUriError(f"reader URI {uri}: {name}={value:g} outside 0 < {name} <= 60")
-    return value
 
 
 def open_nfcpy(uri: ReaderUri) -> NfcpyReader:
@@ -353,7 +342,7 @@ def open_nfcpy(uri: ReaderUri) -> NfcpyReader:
             f"reader URI {uri}: expected nfcpy:usb, nfcpy:usb:VID:PID (4 hex digits each),"
             " nfcpy:tty:/dev/PATH or nfcpy:tty:NAME:DRIVER"
         )
-    reader = NfcpyReader(target, timeout=_float_param(uri, "timeout") or DEFAULT_RESPONSE_TIMEOUT)
+    reader = NfcpyReader(target, timeout=uri.float_param("timeout", 0.0, 60.0) or DEFAULT_RESPONSE_TIMEOUT)
     reader.connect()
     return reader
 

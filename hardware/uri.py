@@ -48,6 +48,23 @@ class ReaderUri:
                     f" (known: {', '.join(known) or 'none'})"
                 )
 
+    def float_param(self, name: str, low: float, high: float) -> float | None:
+        """The parameter ``name`` as a number of seconds (or any real) in
+        ``low < value <= high``, ``None`` if absent.
+
+        :raises ReaderUriError: when it is not a finite number in range.
+        """
+        text = self.params.get(name)
+        if text is None:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ReaderUriError(f"reader URI {self}: {name}={text!r} is not a number") from None
+        if not low < value <= high:  # also refuses nan
+            raise ReaderUriError(f"reader URI {self}: {name}={value:g} outside {low:g} < {name} <= {high:g}")
+        return value
+
     def int_param(self, name: str, low: int, high: int | None = None) -> int | None:
         """The parameter ``name`` as an integer in ``low..high``, ``None`` if absent.
 
@@ -93,6 +110,9 @@ def _open_nfcpy(uri: ReaderUri) -> Reader:
     return open_nfcpy(uri)
 
 
+# ``pcsc:`` alone means the first contactless reader.
+EMPTY_TARGET_OK = frozenset({"pcsc"})
+
 READER_FACTORIES: Mapping[str, Callable[[ReaderUri], Reader]] = MappingProxyType(
     {"sim": _open_sim, "pcsc": _open_pcsc, "pn532": _open_pn532, "nfcpy": _open_nfcpy}
 )
@@ -121,7 +141,7 @@ def parse_reader_uri(uri: str) -> ReaderUri:
     if scheme not in READER_FACTORIES:
         raise ReaderUriError(f"unknown reader scheme {scheme!r} in {uri!r}; known schemes: {_known()}")
     target, question, query = rest.partition("?")
-    if not target:
+    if not target and scheme not in EMPTY_TARGET_OK:
         raise ReaderUriError(f"reader URI {uri!r} names no target: expected {scheme}:PATH")
     params: dict[str, str] = {}
     if question:

@@ -159,17 +159,6 @@ class Pn532Reader(Pn53xClassicReader):
         return f"Pn532Reader({self.port!r})"
 
 
-def _float_param(uri: ReaderUri, name: str, low: float, high: float) -> float | None:
-    text = uri.params.get(name)
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ReaderUriError(f"reader URI {uri}: {name}={text!r} is not a number") from exc
-    if not low < value <= high:
-        raise ReaderUriError(f"reader URI {uri}: {name}={value:g} outside {low:g} < {name} <= {high:g}")
-    return value
 
 
 def open_pn532(uri: ReaderUri) -> Pn532Reader:
@@ -185,7 +174,7 @@ def open_pn532(uri: ReaderUri) -> Pn532Reader:
         raise ReaderUriError(
             f"reader URI {uri}: baudrate={baudrate} is not a PN532 HSU speed ({', '.join(map(str, BAUDRATES))})"
         )
-    timeout = _float_param(uri, "timeout", 0.0, 60.0) or DEFAULT_RESPONSE_TIMEOUT
+    timeout = uri.float_param("timeout", 0.0, 60.0) or DEFAULT_RESPONSE_TIMEOUT
     reader = Pn532Reader(uri.target, baudrate=baudrate, timeout=timeout)
     reader.connect()
     return reader

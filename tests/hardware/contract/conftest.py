@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import pytest
 
 from hardware.nfcpy_reader import NfcpyReader
+from hardware.pcsc.pcscd import Pcscd
+from hardware.pcsc.reader import PcscReader
+from hardware.pcsc.vcard import VirtualCard
 from hardware.pn532.emulator import Pn532Emulator
 from hardware.pn532.reader import Pn532Reader
 from hardware.reader import Reader
@@ -73,13 +76,20 @@ def _nfcpy(field_: SimField) -> tuple[Reader, Callable[[], None]]:
     return NfcpyReader(f"tty:{emulator.port}", timeout=0.2), emulator.stop
 
 
+def _pcsc(field_: SimField, pcscd: Pcscd) -> tuple[Reader, Callable[[], None]]:
+    """The field in the session's pcscd (real pcscd + vsmartcard's vpcd + our virtual card)."""
+    card = VirtualCard(field_, pcscd.port, reader_name=pcscd.reader_name).start()
+    return PcscReader(pcscd.reader_name).open(timeout=5.0), card.stop
+
+
 OPENERS: dict[str, Opener] = {"sim": _sim, "pn532": _pn532, "nfcpy": _nfcpy}
+BACKENDS = ("sim", "pcsc", "pn532", "nfcpy")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "rig" not in metafunc.fixturenames:
         return
-    names = list(OPENERS)
+    names = list(BACKENDS)
     if PHYSICAL and metafunc.definition.get_closest_marker("sim_field") is None:
         names.append("physical")
     metafunc.parametrize("rig", names, indirect=True)
@@ -96,7 +106,10 @@ def rig(request: pytest.FixtureRequest) -> Iterator[Rig]:
             reader.close()
         return
     sim_field = SimField()
-    reader, stop = OPENERS[request.param](sim_field)
+    if request.param == "pcsc":
+        reader, stop = _pcsc(sim_field, request.getfixturevalue("pcscd"))
+    else:
+        reader, stop = OPENERS[request.param](sim_field)
     try:
         yield Rig(request.param, reader, sim_field)
     finally:
