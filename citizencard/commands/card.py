@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from card_layout.operations.state import CardState, open_channel, read_card, rea
 from card_layout.records.contracts import Contract, ContractKind
 from card_layout.records.identity import CardKind, FareProfile, Identity
 from device import keystore
+from hardware.reader import Reader
 from hardware.sim.card import SimulatedCard
 from hardware.sim.dump import load_dump, save_dump
 from hardware.sim.reader import SimReader
@@ -140,10 +143,29 @@ def issue(keys_path: Path, out: Path, uid: str | None, kind: str, profile: str, 
                    f"({kind}, {profile}, balance {money(state.balance_cents)}, expires {expires_on}) -> {out}")
 
 
-def _read_through_reader(uri: str, masters: MasterKeys | None) -> CardState:
+CARD_TIMEOUT = click.option("--timeout", type=click.FloatRange(0, 600), default=5.0, show_default=True,
+                             help="With a reader URI: seconds to wait for a card.")
+
+
+@contextmanager
+def card_in_field(uri: str, timeout: float) -> Iterator[Reader]:
+    """The reader of ``uri`` with a card selected in its field, closed afterwards.
+
+    :raises ReaderTimeoutError: when no card comes in time.
+    """
+    device = open_reader(uri)
+    try:
+        device.wait_for_card(timeout)
+        yield device
+    finally:
+        device.close()
+
+
+def _read_through_reader(uri: str, masters: MasterKeys | None, timeout: float) -> CardState:
     if masters is None:
         raise click.UsageError("reading a card through a reader needs --keys")
-    return read_state(open_channel(open_reader(uri), masters), contracts=True, session=True, events=True)
+    with card_in_field(uri, timeout) as device:
+        return read_state(open_channel(device, masters), contracts=True, session=True, events=True)
 
 
 @card.command("show")
@@ -151,7 +173,8 @@ def _read_through_reader(uri: str, masters: MasterKeys | None) -> CardState:
 @click.option("--keys", "keys_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Key file: check every record's MAC.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show(target: str, keys_path: Path | None, as_json: bool) -> None:
+@CARD_TIMEOUT
+def show(target: str, keys_path: Path | None, as_json: bool, timeout: float) -> None:
     """Decode TARGET, a dump file or a reader URI: sectors, access rights, MAD,
     value blocks and records (MACs checked with --keys)."""
     masters = _load_keys(keys_path)
@@ -160,7 +183,7 @@ def show(target: str, keys_path: Path | None, as_json: bool) -> None:
     sectors: list[dict[str, Any]] = []
     lines: list[str] = []
     if is_reader_uri(target):
-        state = _read_through_reader(target, masters)
+        state = _read_through_reader(target, masters, timeout)
     else:
         image = load_dump(target)
         views = describe_sectors(image)
@@ -199,11 +222,16 @@ def _report_for_dump(path: str, masters: MasterKeys) -> AuditReport:
 @click.argument("target")
 @click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--all", "show_all", is_flag=True, help="List every finding, not only the first error.")
-def verify(target: str, keys_path: Path, show_all: bool) -> None:
+@CARD_TIMEOUT
+def verify(target: str, keys_path: Path, show_all: bool, timeout: float) -> None:
     """Exit 0 when TARGET (a dump or a reader URI) is a genuine, consistent
     card; otherwise exit 1 with a one-line reason naming the sector and block."""
     masters = keystore.load(keys_path)
-    report = audit_card(open_reader(target), masters) if is_reader_uri(target) else _report_for_dump(target, masters)
+    if is_reader_uri(target):
+        with card_in_field(target, timeout) as device:
+            report = audit_card(device, masters)
+    else:
+        report = _report_for_dump(target, masters)
     if show_all:
         for finding in report.findings:
             click.echo(("error: " if finding.error else "note: ") + finding.message)
@@ -221,14 +249,13 @@ def verify(target: str, keys_path: Path, show_all: bool) -> None:
 @click.option("--keys", "keys_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Issuer key file (with key B).")
 @click.option("--force", is_flag=True, help="Wipe even a card that still holds money or contracts.")
-def wipe_card(target: str, keys_path: Path, force: bool) -> None:
+@CARD_TIMEOUT
+def wipe_card(target: str, keys_path: Path, force: bool, timeout: float) -> None:
     """Return the card TARGET (a dump or a reader URI) to transport state, so
     it can be issued again. Refuses a card that still holds money or
     contracts unless --force (refund them in the back office first)."""
     masters = keystore.load(keys_path)
-    device = open_reader(target if is_reader_uri(target) else f"sim:{target}")
-    try:
-        device.wait_for_card(5.0)
+    with card_in_field(target if is_reader_uri(target) else f"sim:{target}", timeout) as device:
         try:
             state: CardState | None = read_card(device, masters, contracts=True)
         except CardError:
@@ -240,6 +267,4 @@ def wipe_card(target: str, keys_path: Path, force: bool) -> None:
                                        "refund them first, or use --force")
         device.uid()
         wipe(device, masters)
-    finally:
-        device.close()
     click.echo(f"wiped {target}: transport keys, no data; it can be issued again")

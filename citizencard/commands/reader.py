@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from hardware.reader import Reader
 from hardware.sim.card import SimulatedCard
 from hardware.sim.dump import load_dump, save_dump
 from hardware.sim.field import SimField
-from hardware.uri import open_reader
+
+from .card import card_in_field
 
 MAD_PUBLIC_KEY = bytes.fromhex("A0A1A2A3A4A5")  # AN10787's public key A for sector 0
 # backend name, module with list_readers(), the extra that installs its library
@@ -38,15 +40,19 @@ def reader() -> None:
 
 
 @reader.command("list")
+@click.option("--serial-port", "serial_ports", multiple=True,
+              help="Probe this serial port for a PN532 (repeatable) instead of every port the system lists.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def list_readers(as_json: bool) -> None:
+def list_readers(serial_ports: tuple[str, ...], as_json: bool) -> None:
     """The readers found: PC/SC readers, serial ports answering as a PN532, nfcpy USB devices."""
     found: list[dict[str, str]] = []
     problems: list[str] = []
     for backend, module_name, extra in DISCOVERY:
         try:
             module = importlib.import_module(module_name)
-            found += [{"backend": backend, "uri": uri, "description": text} for uri, text in module.list_readers()]
+            listed = module.list_readers(list(serial_ports)) if backend == "pn532" and serial_ports \
+                else module.list_readers()
+            found += [{"backend": backend, "uri": uri, "description": text} for uri, text in listed]
         except ImportError as exc:
             problems.append(f"{backend}: not available ({exc.name} missing: pip install 'citizencard[{extra}]')")
         except HardwareError as exc:
@@ -94,12 +100,9 @@ def _mad_status(reader_: Reader, uid: bytes, masters: MasterKeys | None) -> tupl
 def info(uri: str, keys_path: Path | None, timeout: float, as_json: bool) -> None:
     """The card in the field of URI: UID, type, and whether it holds our application."""
     masters = None if keys_path is None else keystore.load(keys_path)
-    device = open_reader(uri)
-    try:
-        uid = device.wait_for_card(timeout)
+    with card_in_field(uri, timeout) as device:
+        uid = device.uid()
         application, ours = _mad_status(device, uid, masters)
-    finally:
-        device.close()
     document: dict[str, Any] = {"reader": device.name, "uid": uid.hex().upper(), "type": "MIFARE Classic 1K",
                                 "application": application, "citizen_card": ours}
     if as_json:
@@ -116,8 +119,9 @@ def info(uri: str, keys_path: Path | None, timeout: float, as_json: bool) -> Non
 @click.option("--vpcd-port", type=click.IntRange(1, 65535), default=35963, show_default=True,
               help="pcsc: the TCP port of pcscd's vpcd reader driver.")
 def emulate(kind: str, dump: Path, vpcd_port: int) -> None:
-    """Run an emulator for DUMP until Ctrl-C. The first line printed is the
-    reader URI to use; pcsc needs a running pcscd with vsmartcard's vpcd driver."""
+    """Run an emulator for DUMP until Ctrl-C (or SIGTERM). The first line
+    printed is the reader URI to use; pcsc needs a running pcscd with
+    vsmartcard's vpcd driver."""
     card = SimulatedCard(load_dump(dump))
     field = SimField(card)
     if kind == "pcsc":
@@ -139,13 +143,15 @@ def emulate(kind: str, dump: Path, vpcd_port: int) -> None:
     click.echo(uri)
     saved = card.write_count
     stop = threading.Event()
+    # Ctrl-C, or a service manager's SIGTERM; installed explicitly because a
+    # process started in the background inherits SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         while not stop.wait(SAVE_INTERVAL):
             if card.write_count != saved:
                 save_dump(dump, card.image())
                 saved = card.write_count
-    except KeyboardInterrupt:
-        pass
     finally:
         emulator.stop()
         if card.write_count != saved:
