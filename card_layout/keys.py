@@ -85,11 +85,24 @@ class MasterKeys:
 
 @dataclass
 class CardKeys:
-    """The keys of one card, derived on first use and cached for the tap."""
+    """The keys of one card, derived on first use and cached for the tap.
+
+    ``granted`` holds single sector keys given for this card alone, e.g. the
+    purse sector's key B that the server sends with a pending top-up so that
+    a validator, which holds no key B master, can credit this one card.
+    """
 
     uid: bytes
     masters: MasterKeys
+    granted: dict[tuple[int, KeyType], bytes] = field(default_factory=dict, repr=False)
     _cache: dict[tuple[bytes, int], bytes] = field(default_factory=dict, repr=False)
+
+    def with_key(self, sector: int, key_type: KeyType, key: bytes) -> CardKeys:
+        """These keys plus one sector key granted for this card."""
+        check_sector(sector)
+        if len(key) != KEY_SIZE:
+            raise KeyMaterialError(f"a granted sector key is {KEY_SIZE} bytes, got {len(key)}")
+        return CardKeys(self.uid, self.masters, {**self.granted, (sector, key_type): bytes(key)})
 
     def _derived(self, role: bytes, sector: int) -> bytes:
         slot = (role, sector)
@@ -108,11 +121,17 @@ class CardKeys:
         :raises KeyMaterialError: for key B when the store holds no key B master.
         """
         check_sector(sector)
+        granted = self.granted.get((sector, key_type))
+        if granted is not None:
+            return granted
         role = ROLE_KEY_A if key_type is KeyType.A else ROLE_KEY_B
         return self._derived(role, sector)[:KEY_SIZE]
 
-    def has(self, key_type: KeyType) -> bool:
-        return key_type is KeyType.A or self.masters.key_b is not None
+    def has(self, key_type: KeyType, sector: int | None = None) -> bool:
+        """Whether this role holds ``key_type`` (for ``sector``, counting granted keys)."""
+        if key_type is KeyType.A or self.masters.key_b is not None:
+            return True
+        return sector is not None and (sector, key_type) in self.granted
 
     @property
     def mac_key(self) -> bytes:

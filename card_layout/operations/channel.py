@@ -59,7 +59,7 @@ class CardChannel:
         if self._auth is not None and self._auth[0] == sector and self._auth[1] in allowed:
             return self._auth[1]
         for key_type in (KeyType.A, KeyType.B):
-            if key_type in allowed and self.keys.has(key_type):
+            if key_type in allowed and self.keys.has(key_type, sector):
                 return key_type
         raise CardAccessError(f"this role holds no key that may {op.value} here", block=block)
 

@@ -46,7 +46,15 @@ from dataclasses import dataclass, replace
 from ..access import KeyType
 from ..errors import CardAccessError, CardFormatError, InsufficientFundsError
 from ..geometry import BLOCK_SIZE
-from ..layout import CONTRACT_SLOTS, EVENT_SLOTS, PURSE_VALUE_BLOCKS, SESSION_SLOTS, TRANSACTION_SLOTS, slot_for
+from ..layout import (
+    CONTRACT_SLOTS,
+    EVENT_SLOTS,
+    PURSE_SECTOR,
+    PURSE_VALUE_BLOCKS,
+    SESSION_SLOTS,
+    TRANSACTION_SLOTS,
+    slot_for,
+)
 from ..records.contracts import Contract, ContractList
 from ..records.event import Event, EventType
 from ..records.session import Session, SessionKind
@@ -113,10 +121,10 @@ def commit(
         )
     if not VALUE_MIN <= new_balance <= VALUE_MAX:
         raise CardFormatError(f"balance {new_balance} cents does not fit the purse")
-    needs_b = delta_cents > 0 or contracts is not None
-    if needs_b and not ch.keys.has(KeyType.B):
-        what = "credit the purse" if delta_cents > 0 else "write contracts"
-        raise CardAccessError(f"this role holds no key B: it may not {what}")
+    if delta_cents > 0 and not ch.keys.has(KeyType.B, PURSE_SECTOR):
+        raise CardAccessError("this role holds no key B: it may not credit the purse")
+    if contracts is not None and not all(ch.keys.has(KeyType.B, slot.sector) for slot in CONTRACT_SLOTS):
+        raise CardAccessError("this role holds no key B: it may not write contracts")
     if open_session is not None and close_session:
         raise CardFormatError("a transaction cannot both open and close a session")
     if (contracts is not None and old.contracts_present and state.contracts_slot is None) or (

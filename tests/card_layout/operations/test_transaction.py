@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from card_layout.errors import CardAccessError, CardFormatError, InsufficientFundsError
+from card_layout.errors import AuthenticationError, CardAccessError, CardFormatError, InsufficientFundsError
 from card_layout.layout import EVENT_SLOTS, TRANSACTION_SLOTS
 from card_layout.operations.channel import CardChannel
 from card_layout.operations.state import CardState, open_channel, read_card, read_state
@@ -26,7 +26,7 @@ from card_layout.records.session import SessionKind
 from card_layout.records.transaction import CapCounters, TripState
 from hardware.sim.card import SimulatedCard
 from hardware.sim.reader import SimReader
-from tests.factories import issued_card, masters
+from tests.factories import UID, issued_card, masters
 
 KEYS = masters()
 VALIDATOR = KEYS.validator_subset()
@@ -208,3 +208,23 @@ def test_append_an_event_without_money() -> None:
     assert (again.counter, again.balance_cents) == (1, 1000)
     assert again.events is not None and again.events[0].type is EventType.SERVICE_ACCESS
     assert (again.events[0].device, again.events[0].amount_cents) == (55, 0)
+
+
+def test_a_validator_credits_one_card_with_the_purse_key_granted_for_it() -> None:
+    from card_layout.access import KeyType
+    from card_layout.layout import PURSE_SECTOR
+    from card_layout.operations.state import grant
+
+    card = issued_card(100)
+    ch, state = _open(card, VALIDATOR)
+    purse_b = KEYS.for_card(UID).sector_key(PURSE_SECTOR, KeyType.B)
+    granted = grant(ch, PURSE_SECTOR, KeyType.B, purse_b)
+    after = credit(granted, state, 2000, load_seq=3)
+    assert (after.balance_cents, read_card(SimReader(card), VALIDATOR).record.load_seq) == (2100, 3)
+    with pytest.raises(CardAccessError, match="write contracts"):
+        commit(granted, after, contracts=(BIKE,))
+    other = issued_card(100, uid=bytes.fromhex("0BADCAFE"))
+    ch2, state2 = _open(other, VALIDATOR)
+    with pytest.raises(AuthenticationError, match="key B refused"):
+        credit(grant(ch2, PURSE_SECTOR, KeyType.B, purse_b), state2, 2000)  # the key opens no other card
+    assert read_card(SimReader(other), VALIDATOR).balance_cents == 100
