@@ -14,13 +14,15 @@ import click
 from card_layout.errors import CardError
 from device.errors import DeviceError
 from hardware.errors import HardwareError
+from validator.errors import ValidatorError
 
 from .commands.card import card
 from .commands.demo import demo
 from .commands.keys import keys
 from .commands.reader import reader
+from .commands.validator import validator
 
-OUR_ERRORS = (CardError, DeviceError, HardwareError)
+OUR_ERRORS = (CardError, DeviceError, HardwareError, ValidatorError)
 
 
 class CitizenCardGroup(click.Group):
@@ -41,3 +43,4 @@ main.add_command(keys)
 main.add_command(card)
 main.add_command(demo)
 main.add_command(reader)
+main.add_command(validator)

@@ -8,9 +8,12 @@ and an EV charger. Each is a small interface with a simulated implementation
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import ValidatorError
@@ -33,10 +36,21 @@ class Dock(Protocol):
         ...
 
 
-class SimDock:
-    """A dock in memory: a bike may be locked in it; tests make the lock fail."""
+def _save_json(path: Path, document: dict[str, Any]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document))
+    os.replace(temporary, path)
 
-    def __init__(self, bike: int | None = None) -> None:
+
+class SimDock:
+    """A simulated dock: a bike may be locked in it; tests make the lock fail.
+    With ``state_path`` the dock remembers its bike between processes (one
+    ``citizencard validator tap`` per process)."""
+
+    def __init__(self, bike: int | None = None, *, state_path: Path | None = None) -> None:
+        self.state_path = state_path
+        if state_path is not None and state_path.exists():
+            bike = json.loads(state_path.read_text()).get("bike")
         self.bike = bike
         self.fail_release = False
         self.released: list[int] = []
@@ -49,13 +63,19 @@ class SimDock:
             raise DeviceError("no bike in the dock")
         if self.fail_release:
             raise DeviceError("the lock did not open")
-        bike, self.bike = self.bike, None
+        bike = self.bike
+        self._set(None)
         self.released.append(bike)
         return bike
 
     def dock(self, bike: int) -> None:
         """A rider pushes a bike into the dock."""
+        self._set(bike)
+
+    def _set(self, bike: int | None) -> None:
         self.bike = bike
+        if self.state_path is not None:
+            _save_json(self.state_path, {"bike": bike})
 
 
 class GpioDock:
@@ -114,18 +134,32 @@ class Charger(Protocol):
 
 
 class SimCharger:
-    """A charger delivering ``power_w`` from start to stop, on an injectable clock."""
+    """A charger delivering ``power_w`` from start to stop, on an injectable
+    clock; with ``state_path`` it remembers a running charge between processes."""
 
     def __init__(self, charger_id: int, power_w: int = 7400, *,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+                 state_path: Path | None = None) -> None:
         self.charger_id = charger_id
         self.power_w = power_w
         self.clock = clock
         self.fail_start = False
+        self.state_path = state_path
         self._lock = threading.Lock()
         self._started: dt.datetime | None = None
         self._last = MeterReading(0, 0)
         self.card_number: int | None = None
+        if state_path is not None and state_path.exists():
+            saved = json.loads(state_path.read_text())
+            self._started = dt.datetime.fromisoformat(saved["started"]) if saved.get("started") else None
+            self._last = MeterReading(saved.get("energy_wh", 0), saved.get("duration_s", 0))
+            self.card_number = saved.get("card")
+
+    def _save(self) -> None:
+        if self.state_path is not None:
+            _save_json(self.state_path, {"started": self._started.isoformat() if self._started else None,
+                                         "energy_wh": self._last.energy_wh, "duration_s": self._last.duration_s,
+                                         "card": self.card_number})
 
     @property
     def active(self) -> bool:
@@ -136,6 +170,7 @@ class SimCharger:
             if self.fail_start:
                 raise DeviceError("the charger did not start")
             self._started, self.card_number = self.clock(), card_number
+            self._save()
 
     def stop(self) -> MeterReading:
         with self._lock:
@@ -143,4 +178,5 @@ class SimCharger:
                 seconds = max(0, int((self.clock() - self._started).total_seconds()))
                 self._last = MeterReading(self.power_w * seconds // 3600, seconds)
                 self._started = None
+                self._save()
             return self._last
