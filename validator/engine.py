@@ -51,6 +51,14 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class _Torn(Exception):
+    """The card left the field during a commit; the journal intent stays open."""
+
+    def __init__(self, seq: int) -> None:
+        super().__init__(seq)
+        self.seq = seq
+
+
 @dataclass
 class TapEngine:
     reader: Reader
@@ -90,9 +98,12 @@ class TapEngine:
             return self._decide(ch, state, ctx)
         except JournalFullError as exc:
             return TapResult(Decision.DENIED, Reason.JOURNAL_FULL, uid=uid, details={"error": str(exc)})
+        except _Torn as torn:
+            # the balance is unknown until the card is read again: the commit may or may not have landed
+            return TapResult(Decision.DENIED, Reason.TORN_RETRY, 0, None, state.identity.card_number, uid, torn.seq,
+                             {"intent": torn.seq})
         except CardRemovedError:
-            return TapResult(Decision.DENIED, Reason.TORN_RETRY, uid=uid,
-                             card_number=state.identity.card_number)
+            return TapResult(Decision.DENIED, Reason.TORN_RETRY, uid=uid, card_number=state.identity.card_number)
         except CardError as exc:
             return self._record(ctx, uid, state, Decision.DENIED, Reason.CARD_UNREADABLE, error=str(exc))
 
@@ -155,9 +166,9 @@ class TapEngine:
         except InsufficientFundsError:
             self.journal.abort(seq, reason=Reason.INSUFFICIENT_FUNDS.value)
             return self._result(state, Decision.DENIED, Reason.INSUFFICIENT_FUNDS, 0, seq, plan.details), state
-        except CardRemovedError:
+        except CardRemovedError as exc:
             # the intent stays open: the next read of this card resolves it by its counter
-            raise
+            raise _Torn(seq) from exc
         self.journal.complete(seq, balance_cents=after.balance_cents, decision=plan.decision.value,
                               reason=plan.reason.value)
         return self._result(after, plan.decision, plan.reason, plan.charge_cents, seq, plan.details), after
