@@ -22,14 +22,15 @@ def test_demo_runs_and_money_adds_up(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "issued 4 cards" in out
-    assert "card pulled away mid-tap" in out
+    assert re.search(r"card (\d{4}): torn_retry .*\n.*card \1: tapped again: ", out)
+    assert "blocked" in out  # card 0001 was reported lost
     check = re.search(r"money check: issued ([\d.]+) EUR \+ topped up ([\d.]+) EUR - fares ([\d.]+) EUR "
                       r"= balances ([\d.]+) EUR", out)
     assert check is not None
     issued, topped, fares, balances = (_cents(g) for g in check.groups())
     assert issued + topped - fares == balances
-    charged = sum(_cents(m) for m in re.findall(r"fare ([\d.]+) EUR", out))
-    assert charged == fares  # every fare printed was charged exactly once
+    charged = sum(_cents(m) for m in re.findall(r" -([\d.]+) EUR ", out))
+    assert charged == fares  # every fare printed was charged, and journaled, exactly once
     dumps = sorted(tmp_path.glob("card-*.mfd"))
     assert len(dumps) == 4
     for dump in dumps:
