@@ -10,8 +10,10 @@ new one, never half of each.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from card_layout.geometry import CARD_SIZE
@@ -87,3 +89,18 @@ def _fsync_directory(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def remove_stale_temporaries(path: os.PathLike[str] | str, older_than: float = 5.0) -> int:
+    """Delete the temporary files a process killed in the middle of
+    :func:`save_dump` left beside ``path`` (older than ``older_than`` seconds,
+    so a save in flight in another process is left alone); their count."""
+    target = Path(path)
+    removed = 0
+    cutoff = time.time() - older_than
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+                removed += 1
+    return removed

@@ -19,7 +19,7 @@ from pathlib import Path
 from card_layout.access import KeyType
 from hardware.errors import MultipleCardsError, ReaderTimeoutError
 from hardware.sim.card import SimulatedCard
-from hardware.sim.dump import load_dump, save_dump
+from hardware.sim.dump import load_dump, remove_stale_temporaries, save_dump
 from hardware.sim.field import SimField
 
 POLL_INTERVAL = 0.005
@@ -99,6 +99,7 @@ class SimReader:
         :raises DumpError: when the dump cannot be loaded.
         :raises ValueError: for bad tear parameters or ``uid_size``.
         """
+        remove_stale_temporaries(path)
         card = SimulatedCard(
             load_dump(path), magic=magic, uid_size=uid_size, tear_after=tear_after, torn_bytes=torn_bytes
         )

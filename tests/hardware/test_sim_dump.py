@@ -124,3 +124,22 @@ def test_save_into_a_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(DumpError, match="cannot write") as info:
         save_dump(tmp_path / "no" / "such" / "card.mfd", OTHER)
     assert isinstance(info.value.__cause__, FileNotFoundError)
+
+
+def test_stale_temporaries_of_a_killed_save_are_removed(tmp_path) -> None:
+    import os
+    import time
+
+    from hardware.sim.dump import remove_stale_temporaries
+
+    dump = tmp_path / "card.mfd"
+    old = tmp_path / ".card.mfd.abc123.tmp"
+    fresh = tmp_path / ".card.mfd.def456.tmp"
+    other = tmp_path / ".other.mfd.abc123.tmp"
+    for leftover in (old, fresh, other):
+        leftover.write_bytes(b"x")
+    past = time.time() - 60
+    os.utime(old, (past, past))
+    os.utime(other, (past, past))
+    assert remove_stale_temporaries(dump) == 1
+    assert not old.exists() and fresh.exists() and other.exists()
