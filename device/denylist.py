@@ -15,27 +15,31 @@ Keys, not entries, are what is denied. An entry names a card number, a UID
 removes the keys it names (its reason is not compared). When a tap matches
 both keys, the card number's reason is returned.
 
-In memory (the hot path, :meth:`DenyList.is_denied`), each key space is a
-sorted ``array('Q')`` searched with ``bisect`` (8 bytes a key) with a parallel
-array of reason numbers (1 byte while there are at most 256 reasons), plus a
-small overlay of the changes since the arrays were built: a dict of added keys
-and a set of removed ones. A UID is keyed as ``len(uid) << 56 | value``, so a
-4-byte UID never equals a 7-byte one. A million entries with both keys take
-about 18 MB (a set of Python ints would take about 60 bytes a key).
+In memory (the hot path, :meth:`DenyList.is_denied`), each key space (card
+numbers, UIDs) is a sorted ``array('Q')`` searched with ``bisect``, 8 bytes a
+key, with a parallel array of reason numbers (1 byte each while there are at
+most 256 reasons), and an overlay of the changes since the arrays were built:
+one dict from each changed key to its reason number or to "removed". A UID is
+keyed as ``len(uid) << 56 | value``, so a 4-byte UID never equals a 7-byte
+one. A million entries with both keys take about 17 MB (a set of Python ints
+would take over 60 bytes a key); the overlay adds about 100 bytes a key, and
+is bounded by ``compact_at``.
 
-On disk (SQLite, WAL, ``synchronous=FULL``) the same shape: per key space one
-row holding the sorted arrays as little-endian blobs with a CRC-32, a
-``changes`` log for the overlay, a ``reasons`` table and the version. A delta
-appends to the log; when a key space's log passes ``compact_at`` rows the
-overlay is merged into the arrays and the blobs rewritten, in the same
-transaction, one key space per update so no update rewrites both. Opening the
-file reads the blobs whole (no row per key), then replays the log.
+On disk (SQLite, WAL, ``synchronous=FULL``, 64 KiB pages) the same shape: per
+key space one row holding the sorted arrays as little-endian blobs with a
+CRC-32, a ``changes`` log mirroring the overlay, a ``reasons`` table and the
+version. A delta appends to the log. When a key space's log would pass
+``compact_at`` rows, that space's overlay and the delta are merged into new
+arrays and its blobs rewritten instead, in the same transaction; at most one
+key space per update (the one with the longer log), so no update rewrites
+both. Opening the file reads the blobs whole (no row per key), then replays
+the log.
 
 An update is one ``BEGIN IMMEDIATE`` transaction, and the SQLite commit is the
 truth: the new in-memory index is built beside the old one and swapped in by
 one assignment only after the commit, so an exception or a kill mid-update
-leaves the old list on disk and in memory. Lookups take no lock and see either
-the old index or the new one, never a mix; updates are serialised by a lock.
+leaves the old list on disk and in memory. Lookups take no lock and each
+reads one index, old or new, never a mix; updates are serialised by a lock.
 
 Schema (``PRAGMA user_version`` = :data:`FORMAT`)::
 
@@ -48,6 +52,10 @@ Schema (``PRAGMA user_version`` = :data:`FORMAT`)::
 
 Keys in ``changes`` are stored as signed 64-bit integers (card numbers from
 2**63 wrap to negative), since SQLite has no unsigned type.
+
+Measured by ``bench/denylist.py`` on the 2-core development machine, for a
+million entries: about 17 MB of index, a lookup in 1.5 to 2.5 us, a delta of
+10,000 entries in about 110 ms (merge included), 0.06 s to open the file.
 """
 
 from __future__ import annotations
@@ -58,10 +66,10 @@ import threading
 import zlib
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice, repeat
-from operator import and_, lshift, lt, or_, rshift
+from itertools import compress, islice, repeat
+from operator import and_, eq, lshift, lt, or_, rshift
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -81,14 +89,19 @@ VERSION_MAX = 2**63 - 1
 """Highest list version (SQLite's INTEGER)."""
 
 COMPACT_AT = 16_384
-"""Default number of logged changes of one key space after which they are
-merged into its arrays (the overlay then costs at most about 2 MB a space)."""
+"""Default number of logged changes of one key space past which they are
+merged into its arrays (its overlay then stays under about 3 MB, for deltas
+of up to 10,000 entries)."""
+
+PAGE_SIZE = 65_536
+"""SQLite page size of a new file."""
 
 BUSY_TIMEOUT = 5.0
 """Seconds an update waits for another connection's update to finish."""
 
 CARD, UID = 0, 1
 _SPACE_NAMES = ("card numbers", "UIDs")
+_REMOVE = -1  # the reason number of a removed key, in an overlay or a _Changes
 _BLOB_CHUNK = 1 << 20
 _SIGN = 1 << 63
 _WRAP = 1 << 64
@@ -152,20 +165,19 @@ def _rid_type(reason_count: int) -> str:
 
 class _Space:
     """One key space (card numbers or UIDs) as an immutable snapshot: sorted
-    ``keys`` with their reason numbers ``rids``, overlaid by ``added`` (key to
-    reason number; keys new or with a new reason) and ``removed`` (keys of
-    ``keys`` that are gone). ``added`` and ``removed`` never share a key.
+    ``keys`` with their reason numbers ``rids``, and an ``overlay`` of the
+    changes since they were built: key to reason number, or ``_REMOVE`` for a
+    key of ``keys`` that is gone (one dict, so a lookup probes one table).
     Never changed once published; updates build a new one.
     """
 
-    __slots__ = ("added", "keys", "removed", "rids", "size")
+    __slots__ = ("keys", "overlay", "rids", "size")
 
-    def __init__(self, keys: array[int], rids: array[int], added: dict[int, int] | None = None,
-                 removed: set[int] | None = None, size: int | None = None) -> None:
+    def __init__(self, keys: array[int], rids: array[int], overlay: dict[int, int] | None = None,
+                 size: int | None = None) -> None:
         self.keys = keys
         self.rids = rids
-        self.added: dict[int, int] = added if added is not None else {}
-        self.removed: set[int] = removed if removed is not None else set()
+        self.overlay: dict[int, int] = overlay if overlay is not None else {}
         self.size = len(keys) if size is None else size
 
     @classmethod
@@ -189,100 +201,139 @@ class _Space:
         order = sorted(latest)
         return cls(array("Q", order), array(rid_type, map(latest.__getitem__, order)))
 
-    def find(self, key: int) -> int | None:
-        """The reason number of ``key``, or ``None``."""
-        rid = self.added.get(key)
-        if rid is not None:
-            return rid
-        if key in self.removed:
-            return None
-        keys = self.keys
-        i = bisect_left(keys, key)
-        if i < len(keys) and keys[i] == key:
-            return self.rids[i]
-        return None
-
-    def changed(self, changes: Iterable[tuple[int, int | None]]) -> tuple[_Space, list[tuple[int, int | None]]]:
-        """A new snapshot with ``changes`` (key, reason number or ``None`` to
-        remove) applied in order, and the changes that did change something."""
-        added = dict(self.added)
-        removed = set(self.removed)
+    def changed(self, changes: _Changes) -> tuple[_Space, _Changes]:
+        """A new snapshot with ``changes`` applied in order, and those of them
+        that did change something (what the log must keep)."""
+        unique = sorted(set(changes.keys))
+        positions, found = _search(self.keys, unique)
+        in_arrays = dict(zip(compress(unique, found), map(self.rids.__getitem__, compress(positions, found)),
+                             strict=True))
+        overlay = dict(self.overlay)
         size = self.size
-        effective: list[tuple[int, int | None]] = []
-        changes = list(changes)
-        # Look the keys up in the arrays in sorted order first: neighbouring
-        # searches share cached memory, three times faster than in list order.
-        in_arrays: dict[int, int] = {}
-        keys, rids, count, lo = self.keys, self.rids, len(self.keys), 0
-        for key in sorted({key for key, _ in changes}):
-            lo = bisect_left(keys, key, lo)
-            if lo < count and keys[lo] == key:
-                in_arrays[key] = rids[lo]
+        effective = _Changes()
         for key, rid in changes:
             base = in_arrays.get(key)
-            current = added.get(key)
-            if current is None and key not in removed:
-                current = base
-            if rid == current:
-                continue
-            if rid is None:
-                added.pop(key, None)
-                if base is not None:
-                    removed.add(key)
+            current = overlay.get(key, base)
+            if current == _REMOVE:
+                current = None
+            if rid == _REMOVE:
+                if current is None:
+                    continue
+                if base is None:
+                    del overlay[key]
+                else:
+                    overlay[key] = _REMOVE
                 size -= 1
             else:
-                removed.discard(key)
+                if rid == current:
+                    continue
                 if rid == base:  # back to the arrays' reason: nothing to overlay
-                    added.pop(key, None)
+                    overlay.pop(key, None)
                 else:
-                    added[key] = rid
+                    overlay[key] = rid
                 if current is None:
                     size += 1
-            effective.append((key, rid))
-        return _Space(self.keys, self.rids, added, removed, size), effective
+            effective.append(key, rid)
+        return _Space(self.keys, self.rids, overlay, size), effective
 
-    def compacted(self, rid_type: str) -> _Space:
-        """The same keys with the overlay merged into fresh arrays: the runs of
-        untouched keys between two changes are copied whole (memcpy), so the
-        Python work grows with the overlay, not with the list."""
+    def merged(self, changes: _Changes, rid_type: str) -> _Space:
+        """A new snapshot with the overlay and ``changes`` merged into fresh
+        arrays, and no overlay.
+
+        The runs of untouched keys between two changed keys are copied whole
+        and joined with the added keys in one C call: the Python work grows
+        with the overlay, not with the list. The parts are kept as ``bytes``,
+        which the garbage collector does not track: tens of thousands of
+        tracked objects alive at once would set off collections, up to a full
+        one (tens of milliseconds in a big process).
+        """
+        overlay = dict(self.overlay)
+        overlay.update(iter(changes))  # the last change of a key wins; no need to compare with the arrays
         keys = self.keys
         rids = self.rids if self.rids.typecode == rid_type else array(rid_type, self.rids)
-        out_keys = array("Q", [0]) * self.size
-        out_rids = array(rid_type, [0]) * self.size
-        added = self.added.get
         count = len(keys)
-        with memoryview(keys) as mk, memoryview(rids) as mr, \
-                memoryview(out_keys) as ok, memoryview(out_rids) as orr:
-            src = dst = 0
-            for key in sorted((*self.added, *self.removed)):
-                i = bisect_left(keys, key, src)
-                if i != src:
-                    end = dst + i - src
-                    ok[dst:end] = mk[src:i]
-                    orr[dst:end] = mr[src:i]
-                    dst = end
-                src = i + 1 if i < count and keys[i] == key else i
-                rid = added(key)
-                if rid is not None:
-                    out_keys[dst] = key
-                    out_rids[dst] = rid
-                    dst += 1
-            run = count - src
-            ok[dst:dst + run] = mk[src:]
-            orr[dst:dst + run] = mr[src:]
-            dst += run
-        if dst != self.size:  # an invariant of changed(); cheap to check, costly to get wrong
-            raise DenyListError(f"deny-list merge produced {dst} keys, expected {self.size}")
+        key_parts: list[bytes] = []
+        rid_parts: list[bytes] = []
+        new_keys, new_rids = array("Q"), array(rid_type)  # the added keys since the last run
+        key_view, rid_view = memoryview(keys), memoryview(rids)
+        order = sorted(overlay)
+        # Search each key first in a window after the previous one, a few
+        # times the mean gap between changed keys: nearby memory, few probes.
+        window = 4 * count // len(order) + 16 if order else 0
+        src = 0
+        for key in order:
+            hi = src + window
+            i = bisect_left(keys, key, src, hi) if hi < count and key <= keys[hi] else bisect_left(keys, key, src)
+            if i != src:
+                if new_keys:
+                    key_parts.append(new_keys.tobytes())
+                    rid_parts.append(new_rids.tobytes())
+                    new_keys, new_rids = array("Q"), array(rid_type)
+                key_parts.append(key_view[src:i].tobytes())
+                rid_parts.append(rid_view[src:i].tobytes())
+            src = i + 1 if i < count and keys[i] == key else i  # skip a removed or re-reasoned key
+            rid = overlay[key]
+            if rid != _REMOVE:
+                new_keys.append(key)
+                new_rids.append(rid)
+        key_parts += (new_keys.tobytes(), key_view[src:].tobytes())
+        rid_parts += (new_rids.tobytes(), rid_view[src:].tobytes())
+        key_bytes = b"".join(key_parts)
+        size = len(key_bytes) // 8
+        out_keys, out_rids = array("Q", [0]) * size, array(rid_type, [0]) * size  # exact sizes
+        memoryview(out_keys).cast("B")[:] = key_bytes
+        memoryview(out_rids).cast("B")[:] = b"".join(rid_parts)
         return _Space(out_keys, out_rids)
 
 
-@dataclass(frozen=True, slots=True)
-class _Index:
-    """Everything a lookup reads, swapped in as one object."""
+class _Changes:
+    """Changes to one key space, in order: a key and its new reason number,
+    or ``_REMOVE``. Two arrays rather than a list of tuples, so that a delta
+    of many thousands of changes does not create as many objects for the
+    garbage collector to track (see :meth:`_Space.merged`)."""
 
-    version: int
-    spaces: tuple[_Space, _Space]
-    reasons: tuple[str, ...]
+    __slots__ = ("keys", "rids")
+
+    def __init__(self) -> None:
+        self.keys = array("Q")
+        self.rids = array("q")
+
+    def append(self, key: int, rid: int) -> None:
+        self.keys.append(key)
+        self.rids.append(rid)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.keys, self.rids, strict=True)
+
+    def rows(self, space: int) -> Iterator[tuple[int, int, int | None]]:
+        """The rows of the ``changes`` table."""
+        for key, rid in self:
+            yield space, _to_sql(key), None if rid == _REMOVE else rid
+
+
+def _search(keys: array[int], wanted: list[int]) -> tuple[list[int], list[bool]]:
+    """Where each of ``wanted`` (sorted) is or would be inserted in ``keys``
+    (``bisect_left``), and whether it is there. Each loop runs in C."""
+    positions = list(map(bisect_left, repeat(keys), wanted))
+    if not keys:
+        return positions, [False] * len(wanted)
+    last = len(keys) - 1
+    return positions, list(map(eq, map(keys.__getitem__, map(min, positions, repeat(last))), wanted))
+
+
+class _Index:
+    """Everything a lookup reads, swapped in as one object; never changed."""
+
+    __slots__ = ("cards", "reasons", "spaces", "uids", "version")
+
+    def __init__(self, version: int, spaces: tuple[_Space, _Space], reasons: tuple[str, ...]) -> None:
+        self.version = version
+        self.spaces = spaces
+        self.cards, self.uids = spaces  # as attributes too: the hot path reads them
+        self.reasons = reasons
 
 
 def _check_version(name: str, version: object, *, lowest: int = 1) -> int:
@@ -353,10 +404,10 @@ class DenyList:
 
     @property
     def overlay_size(self) -> int:
-        """Keys changed since the arrays were last merged (held in the
-        overlay and the ``changes`` log); for status reports and benchmarks."""
+        """Keys whose state differs from the arrays (the overlay, which the
+        ``changes`` log mirrors on disk); for status reports and benchmarks."""
         cards, uids = self._index.spaces
-        return len(cards.added) + len(cards.removed) + len(uids.added) + len(uids.removed)
+        return len(cards.overlay) + len(uids.overlay)
 
     def is_denied(self, card_number: int | None, uid: bytes | None) -> str | None:
         """The reason the card is denied, or ``None`` when it is not.
@@ -364,14 +415,29 @@ class DenyList:
         Either key may be ``None``; a UID that is not 4 or 7 bytes matches
         nothing. When both keys are denied the card number's reason wins.
         """
+        # The hot path, written out for each key space: a helper call would
+        # cost about as much as the search itself.
         index = self._index
         if card_number is not None:
-            rid = index.spaces[CARD].find(card_number)
-            if rid is not None:
+            space = index.cards
+            rid = space.overlay.get(card_number)
+            if rid is None:
+                keys = space.keys
+                i = bisect_left(keys, card_number)
+                if i < len(keys) and keys[i] == card_number:
+                    return index.reasons[space.rids[i]]
+            elif rid != _REMOVE:
                 return index.reasons[rid]
-        if uid is not None and len(uid) in UID_SIZES:
-            rid = index.spaces[UID].find(len(uid) << 56 | int.from_bytes(uid, "big"))
-            if rid is not None:
+        if uid is not None and len(uid) in (4, 7):  # UID_SIZES, as a constant
+            key = len(uid) << 56 | int.from_bytes(uid)  # uid_key()
+            space = index.uids
+            rid = space.overlay.get(key)
+            if rid is None:
+                keys = space.keys
+                i = bisect_left(keys, key)
+                if i < len(keys) and keys[i] == key:
+                    return index.reasons[space.rids[i]]
+            elif rid != _REMOVE:
                 return index.reasons[rid]
         return None
 
@@ -463,36 +529,51 @@ class DenyList:
                                            held=held, from_version=from_version, to_version=to_version)
             reasons = list(index.reasons)
             reason_ids = dict(self._reason_ids)  # a copy: lookups never read it, but a failed update must not grow it
-            changes: tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]] = ([], [])
+            changes = (_Changes(), _Changes())
             gone: tuple[set[int], set[int]] = (set(), set())
             for entry in removed:
                 if not isinstance(entry, DenyEntry):
                     raise DenyListEntryError(f"deny list: {entry!r} is not a DenyEntry")
-                for space, key in _keys(entry):
-                    changes[space].append((key, None))
-                    gone[space].add(key)
+                if entry.card_number is not None:
+                    changes[CARD].append(entry.card_number, _REMOVE)
+                    gone[CARD].add(entry.card_number)
+                if entry.uid is not None:
+                    key = uid_key(entry.uid)
+                    changes[UID].append(key, _REMOVE)
+                    gone[UID].add(key)
             for entry in added:
-                rid = self._reason_id(entry, reasons, reason_ids)
-                for space, key in _keys(entry):
-                    if key in gone[space]:
+                rid = reason_ids.get(entry.reason) if type(entry) is DenyEntry else None
+                if rid is None:
+                    rid = self._reason_id(entry, reasons, reason_ids)
+                if entry.card_number is not None:
+                    if entry.card_number in gone[CARD]:
                         raise DenyListEntryError(f"deny list: {entry!r} is both added and removed by one delta")
-                    changes[space].append((key, rid))
+                    changes[CARD].append(entry.card_number, rid)
+                if entry.uid is not None:
+                    key = uid_key(entry.uid)
+                    if key in gone[UID]:
+                        raise DenyListEntryError(f"deny list: {entry!r} is both added and removed by one delta")
+                    changes[UID].append(key, rid)
             new_reasons = reasons[len(index.reasons):]
-            spaces: list[_Space] = []
-            logged: list[list[tuple[int, int | None]]] = []
-            for space in (CARD, UID):
-                changed, effective = index.spaces[space].changed(changes[space])
-                spaces.append(changed)
-                logged.append(effective)
-            log_rows = [self._log_rows[space] + len(logged[space]) for space in (CARD, UID)]
             # Merge at most one key space per update, the one with the longer
-            # log, so no single update rewrites both arrays.
-            compact = max((CARD, UID), key=log_rows.__getitem__)
-            if log_rows[compact] > self._compact_at:
-                spaces[compact] = spaces[compact].compacted(_rid_type(len(reasons)))
-                log_rows[compact] = 0
-            else:
+            # log, so no single update rewrites both arrays; the other only
+            # grows its overlay and log.
+            log_rows = [self._log_rows[space] + len(changes[space]) for space in (CARD, UID)]
+            compact: int | None = max((CARD, UID), key=log_rows.__getitem__)
+            if log_rows[compact] <= self._compact_at:
                 compact = None
+            spaces: list[_Space] = []
+            logged: list[_Changes] = []
+            for space in (CARD, UID):
+                if space == compact:
+                    spaces.append(index.spaces[space].merged(changes[space], _rid_type(len(reasons))))
+                    logged.append(_Changes())
+                    log_rows[space] = 0
+                else:
+                    changed, effective = index.spaces[space].changed(changes[space])
+                    spaces.append(changed)
+                    logged.append(effective)
+                    log_rows[space] = self._log_rows[space] + len(effective)
 
             def write(conn: sqlite3.Connection) -> None:
                 conn.executemany("INSERT INTO reasons (id, text) VALUES (?, ?)",
@@ -503,7 +584,7 @@ class DenyList:
                         self._write_base(conn, space, spaces[space])
                     else:
                         conn.executemany("INSERT INTO changes (space, key, rid) VALUES (?, ?, ?)",
-                                         ((space, _to_sql(key), rid) for key, rid in logged[space]))
+                                         logged[space].rows(space))
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'version'", (to_version,))
 
             self._transaction(conn, write)
@@ -569,6 +650,10 @@ class DenyList:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         """Set the pragmas, create the schema of a new file, refuse a foreign one."""
+        # Before anything is written: a new file gets the largest page. A merge
+        # rewrites megabytes of blob, and 64 KiB pages write it about three
+        # times faster than 4 KiB ones (fewer WAL frames, fewer system calls).
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         # A merge writes the arrays again; keep the WAL from staying that big.
@@ -588,7 +673,8 @@ class DenyList:
                 raise DenyListError(f"{self.path} is not a deny list")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     def _load(self, conn: sqlite3.Connection) -> tuple[_Index, dict[str, int], list[int]]:
@@ -602,13 +688,14 @@ class DenyList:
                     raise DenyListError(f"deny list {self.path} is corrupt: reason numbers are not 0, 1, 2, ...")
                 reasons.append(text)
             spaces = [self._read_base(conn, space, len(reasons)) for space in (CARD, UID)]
-            changes: tuple[list[tuple[int, int | None]], list[tuple[int, int | None]]] = ([], [])
+            changes = (_Changes(), _Changes())
             for space, key, rid in conn.execute("SELECT space, key, rid FROM changes ORDER BY seq"):
                 if rid is not None and not 0 <= rid < len(reasons):
                     raise DenyListError(f"deny list {self.path} is corrupt: a change names reason {rid}")
-                changes[space].append((key % _WRAP, rid))
+                changes[space].append(key % _WRAP, _REMOVE if rid is None else rid)
         finally:
-            conn.execute("COMMIT")
+            if conn.in_transaction:
+                conn.execute("COMMIT")
         for space in (CARD, UID):
             spaces[space], _ = spaces[space].changed(changes[space])
         index = _Index(version, (spaces[CARD], spaces[UID]), tuple(reasons))
@@ -649,12 +736,3 @@ class DenyList:
             data.byteswap()
         return data
 
-
-def _keys(entry: DenyEntry) -> list[tuple[int, int]]:
-    """The (key space, key) pairs an entry names."""
-    keys = []
-    if entry.card_number is not None:
-        keys.append((CARD, entry.card_number))
-    if entry.uid is not None:
-        keys.append((UID, uid_key(entry.uid)))
-    return keys
