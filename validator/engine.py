@@ -103,7 +103,8 @@ class TapEngine:
             return TapResult(Decision.DENIED, Reason.TORN_RETRY, 0, None, state.identity.card_number, uid, torn.seq,
                              {"intent": torn.seq})
         except CardRemovedError:
-            return TapResult(Decision.DENIED, Reason.TORN_RETRY, uid=uid, card_number=state.identity.card_number)
+            # torn before any intent (while finishing an earlier commit): nothing moved, but the tap is journaled
+            return self._record(ctx, uid, state, Decision.DENIED, Reason.TORN_RETRY)
         except CardError as exc:
             return self._record(ctx, uid, state, Decision.DENIED, Reason.CARD_UNREADABLE, error=str(exc))
 
@@ -146,8 +147,11 @@ class TapEngine:
         seq = self.journal.begin(kind="load", uid=state.uid, card_number=state.identity.card_number,
                                  counter_before=state.counter, counter_after=state.counter + 1, amount_cents=total,
                                  details={"loads": [load.load_seq for load in loads]})
-        state = credit(ch, state, total, load_seq=last,
-                       event=EventInfo(EventType.LOAD_APPLIED, ctx.now, ctx.operator, ctx.device_id, ctx.location))
+        try:
+            state = credit(ch, state, total, load_seq=last,
+                           event=EventInfo(EventType.LOAD_APPLIED, ctx.now, ctx.operator, ctx.device_id, ctx.location))
+        except CardRemovedError as exc:
+            raise _Torn(seq) from exc
         self.journal.complete(seq, balance_cents=state.balance_cents, decision=Decision.APPROVED.value,
                               reason=Reason.LOAD_APPLIED.value)
         self.loads.mark_applied(state.identity.card_number, last)

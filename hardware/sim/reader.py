@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from card_layout.access import KeyType
+from card_layout.errors import CardRemovedError
 from hardware.errors import MultipleCardsError, ReaderTimeoutError
 from hardware.sim.card import SimulatedCard
 from hardware.sim.dump import load_dump, remove_stale_temporaries, save_dump
@@ -57,7 +58,10 @@ class SimReader:
             if len(cards) > 1:
                 raise MultipleCardsError(f"{len(cards)} cards in the field: present one card only")
             if cards:
-                return self.uid()
+                try:
+                    return self.uid()
+                except CardRemovedError:
+                    pass  # gone again before it could be selected: wait on, as the other readers do
             if time.monotonic() >= deadline:
                 raise ReaderTimeoutError(f"no card in the field within {timeout:g} s")
             time.sleep(POLL_INTERVAL)
