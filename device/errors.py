@@ -8,16 +8,17 @@
     │   └── EntryStateError (ValueError)      the entry is not in a state that allows the operation
     ├── ConfigError (ValueError)          the config file or an environment override is missing, malformed,
     │                                     or has an unknown key or a value out of range (file, table, key named)
+    ├── VersionConflict                   a versioned list update that does not follow the version held
+    │                                     (``stale``: already held, ignore it; otherwise ask for a full list);
+    │                                     also the base of ListVersionError and DenyListVersionError
     ├── ListStoreError                    a list store (pending loads, config documents) cannot be opened,
     │   │                                 read or written; the sqlite3 error is the cause
-    │   ├── ListVersionError              an update that does not follow the version held (``stale``: already
-    │   │                                 held, ignore it; otherwise ask for a full list)
+    │   ├── ListVersionError (VersionConflict)   a pending-load or configuration update out of sequence
     │   └── ListEntryError (ValueError)   a malformed entry (amount, sequence, key length, duplicate, a load
     │                                     both added and removed, a document that is not a JSON object)
     └── DenyListError                     the deny-list file cannot be opened, read or written (not a deny
         │                                 list, newer format, corrupt, disk full, closed); the cause is chained
-        ├── DenyListVersionError          an update that does not follow the version held (``stale``: already
-        │                                 held, ignore it; otherwise ask for a full list)
+        ├── DenyListVersionError (VersionConflict)   a deny-list update out of sequence
         └── DenyListEntryError (ValueError)   a malformed entry (no key, a UID not 4 or 7 bytes, no reason,
                                               a key both added and removed) or version number
 """
@@ -67,16 +68,14 @@ class ListStoreError(DeviceError):
     error is kept as ``__cause__``; no partial change was made."""
 
 
-class ListVersionError(ListStoreError):
-    """A list update does not fit the version held; nothing was changed.
-    The same shape as :class:`DenyListVersionError`.
-
-    ``stale`` is true when the update leads to a version not newer than the
-    one held (a replayed delta, an older full list, a configuration document
-    not newer than the one held): ignore it. Otherwise the delta starts from
-    another version than the one held (the device missed an update, or it
-    goes back): ask the server for a full list.
-    """
+class VersionConflict(DeviceError):
+    """An update of a versioned list does not fit the version held; nothing
+    was changed. ``stale`` is true when it leads nowhere newer than what is
+    held (a replayed delta, an older full list, a document not newer than the
+    one held): ignore it. Otherwise a delta starts from another version than
+    the one held (the device missed an update, or it goes back): ask the
+    server for a full list. The sync agent handles every list's conflict the
+    same way through this class."""
 
     def __init__(self, message: str, *, held: int, from_version: int | None, to_version: int) -> None:
         super().__init__(message)
@@ -93,6 +92,11 @@ class ListVersionError(ListStoreError):
         return self.to_version <= self.held
 
 
+class ListVersionError(ListStoreError, VersionConflict):
+    """A pending-load or configuration update does not fit the version held
+    (see :class:`VersionConflict`)."""
+
+
 class ListEntryError(ListStoreError, ValueError):
     """An entry handed to a list store is malformed: a pending load with an
     amount, a sequence number or a key out of range, a duplicate entry, a
@@ -107,28 +111,8 @@ class DenyListError(DeviceError):
     memory."""
 
 
-class DenyListVersionError(DenyListError):
-    """A deny-list update does not fit the version held; nothing was changed.
-
-    ``stale`` is true when the update leads to a version not newer than the
-    one held (a replayed or re-sent delta, an older full list): ignore it.
-    Otherwise the delta starts from another version than the one held (the
-    device missed an update, or it goes back): ask the server for a full list.
-    """
-
-    def __init__(self, message: str, *, held: int, from_version: int | None, to_version: int) -> None:
-        super().__init__(message)
-        self.held = held
-        """The version the device holds."""
-        self.from_version = from_version
-        """The version the delta starts from; ``None`` for a full list."""
-        self.to_version = to_version
-        """The version the update leads to."""
-
-    @property
-    def stale(self) -> bool:
-        """True when the update leads nowhere newer than what is held."""
-        return self.to_version <= self.held
+class DenyListVersionError(DenyListError, VersionConflict):
+    """A deny-list update does not fit the version held (see :class:`VersionConflict`)."""
 
 
 class DenyListEntryError(DenyListError, ValueError):
