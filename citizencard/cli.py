@@ -19,6 +19,7 @@ from validator.errors import ValidatorError
 from .commands.card import card
 from .commands.demo import demo
 from .commands.keys import keys
+from .commands.pki import pki
 from .commands.reader import reader
 from .commands.validator import validator
 
@@ -44,3 +45,4 @@ main.add_command(card)
 main.add_command(demo)
 main.add_command(reader)
 main.add_command(validator)
+main.add_command(pki)
