@@ -28,7 +28,7 @@ from card_layout.records.session import SessionKind
 from .devices import DeviceError, Dock
 from .fares import BikeFares
 from .outcome import Decision, Reason
-from .policy import Plan, TapContext, deny
+from .policy import Plan, TapContext, deny, holds
 
 
 @dataclass
@@ -57,9 +57,7 @@ class BikePolicy:
             return Plan(Decision.APPROVED, Reason.RENTAL_ENDED, charge_cents=charge, write=True, close_session=True,
                         event=EventType.BIKE_END, floor_cents=floor, kind="bike_end",
                         details={"bike": session.asset, "from_station": session.station, "minutes": minutes})
-        today = ctx.local(ctx.now).date()
-        if not state.contracts or not any(c.operator in (0, ctx.operator)
-                                          for c in state.contracts.valid(ContractKind.BIKE, today)):
+        if not holds(state, ContractKind.BIKE, ctx):
             return deny(Reason.NOT_ENTITLED, "bike_start")
         if state.balance_cents < 0:
             return deny(Reason.INSUFFICIENT_FUNDS, "bike_start")

@@ -31,7 +31,7 @@ from card_layout.records.transaction import CapCounters, TripState
 
 from .fares import BusFares
 from .outcome import Decision, Reason
-from .policy import Plan, TapContext, deny
+from .policy import Plan, TapContext, deny, holds
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ class BusPolicy:
         spent_month = caps.month_cents if same_month else 0
         new_journey = TripState(now, now, ctx.location, ctx.operator, 0)
 
-        if state.contracts is not None and any(
-            c.operator in (0, ctx.operator) for c in state.contracts.valid(ContractKind.TRANSIT_PASS, today)
-        ):
+        if holds(state, ContractKind.TRANSIT_PASS, ctx):
             return self._ride(Reason.PASS, 0, new_journey, CapCounters(spent_day, spent_month))
 
         if trip.journey_start is not None and trip.line != ctx.location and trip.transfers < fares.max_transfers \

@@ -33,7 +33,7 @@ from card_layout.errors import (
 from card_layout.keys import MasterKeys
 from card_layout.layout import PURSE_SECTOR
 from card_layout.operations.channel import CardChannel
-from card_layout.operations.state import CardState, grant, read_state
+from card_layout.operations.state import CardState, read_state
 from card_layout.operations.transaction import EventInfo, commit, credit, retire_previous
 from card_layout.records.event import EventType
 from device.denylist import DenyList
@@ -143,7 +143,7 @@ class TapEngine:
         if not loads:
             return ch, state
         total, last = sum(load.amount_cents for load in loads), max(load.load_seq for load in loads)
-        ch = grant(ch, PURSE_SECTOR, KeyType.B, loads[0].purse_key_b)
+        ch = ch.with_key(PURSE_SECTOR, KeyType.B, loads[0].purse_key_b)
         seq = self.journal.begin(kind="load", uid=state.uid, card_number=state.identity.card_number,
                                  counter_before=state.counter, counter_after=state.counter + 1, amount_cents=total,
                                  details={"loads": [load.load_seq for load in loads]})

@@ -24,7 +24,7 @@ from card_layout.records.session import SessionKind
 from .devices import Charger, DeviceError
 from .fares import EvFares
 from .outcome import Decision, Reason
-from .policy import Plan, TapContext, deny
+from .policy import Plan, TapContext, deny, holds
 
 
 @dataclass
@@ -49,9 +49,7 @@ class EvPolicy:
                         event=EventType.CHARGE_END, floor_cents=floor, kind="ev_end",
                         details={"charger": session.asset, "energy_wh": reading.energy_wh,
                                  "duration_s": reading.duration_s})
-        today = ctx.local(ctx.now).date()
-        if not state.contracts or not any(c.operator in (0, ctx.operator)
-                                          for c in state.contracts.valid(ContractKind.EV_CHARGING, today)):
+        if not holds(state, ContractKind.EV_CHARGING, ctx):
             return deny(Reason.NOT_ENTITLED, "ev_start")
         if state.balance_cents < 0:
             return deny(Reason.INSUFFICIENT_FUNDS, "ev_start")

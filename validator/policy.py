@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from card_layout.operations.state import CardState
 from card_layout.operations.transaction import SessionStart
+from card_layout.records.contracts import ContractKind
 from card_layout.records.event import EventType
 from card_layout.records.identity import CardKind
 from card_layout.records.transaction import CapCounters, TripState
@@ -49,6 +50,15 @@ class Plan:
     floor_cents: int = 0                   # lowest balance the charge may leave
     kind: str = "tap"                      # journal entry kind
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def holds(state: CardState, kind: ContractKind, ctx: TapContext) -> bool:
+    """Whether the card holds a contract of ``kind`` valid today (local date)
+    for this operator (operator 0 on a contract: any operator)."""
+    today = ctx.local(ctx.now).date()
+    return state.contracts is not None and any(
+        c.operator in (0, ctx.operator) for c in state.contracts.valid(kind, today)
+    )
 
 
 def deny(reason: Reason, kind: str = "tap", **details: Any) -> Plan:

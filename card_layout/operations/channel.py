@@ -51,6 +51,13 @@ class CardChannel:
     def forget_authentication(self) -> None:
         self._auth = None
 
+    def with_key(self, sector: int, key_type: KeyType, key: bytes) -> CardChannel:
+        """The same card, still authenticated as it is, with one more sector key
+        granted for it alone (no command)."""
+        granted = CardChannel(self.reader, self.keys.with_key(sector, key_type, key))
+        granted._auth = self._auth
+        return granted
+
     def _key_for(self, block: int, op: Op) -> KeyType:
         sector = sector_of(block)
         if is_trailer(block):

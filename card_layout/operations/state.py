@@ -27,7 +27,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, replace
 
-from ..access import KeyType
 from ..errors import CardError, CardFormatError, CardIntegrityError
 from ..keys import MasterKeys
 from ..layout import (
@@ -243,12 +242,6 @@ def open_channel(reader: ClassicReader, masters: MasterKeys) -> CardChannel:
     """Select the card in the field and derive its keys (1 command)."""
     return CardChannel(reader, masters.for_card(reader.uid()))
 
-
-def grant(ch: CardChannel, sector: int, key_type: KeyType, key: bytes) -> CardChannel:
-    """The same card with one more sector key granted for it alone (no command)."""
-    granted = CardChannel(ch.reader, ch.keys.with_key(sector, key_type, key))
-    granted._auth = ch._auth
-    return granted
 
 
 def read_card(reader: ClassicReader, masters: MasterKeys, **options: bool | None) -> CardState:

@@ -17,6 +17,7 @@ from device.errors import ConfigError
 from hardware.errors import ReaderUnavailableError
 from hardware.feedback.outcome import Outcome
 from validator.app import open_validator
+from validator.engine import utc_now
 from validator.errors import FareTableError
 from validator.fares import DEFAULT_FARES
 from validator.outcome import Decision, Reason, TapResult
@@ -103,7 +104,7 @@ def tap(mode: str | None, reader_uri: str | None, config_path: Path, at_text: st
     at = _moment(at_text, config)
     try:
         with open_validator(config, mode=DeviceMode(mode) if mode else None, reader_uri=reader_uri, feedback=False,
-                            clock=(lambda: at) if at else _now) as app:
+                            clock=(lambda: at) if at else utc_now) as app:
             if dock_bike is not None:
                 if app.dock is None:
                     raise ConfigurationError("--dock-bike needs --mode bike")
@@ -113,10 +114,6 @@ def tap(mode: str | None, reader_uri: str | None, config_path: Path, at_text: st
         raise ConfigurationError(str(exc)) from exc
     click.echo(json.dumps(result.to_json()))
     raise SystemExit(0 if result.may_go else 1)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _outcome(result: TapResult) -> Outcome:

@@ -213,12 +213,11 @@ def test_append_an_event_without_money() -> None:
 def test_a_validator_credits_one_card_with_the_purse_key_granted_for_it() -> None:
     from card_layout.access import KeyType
     from card_layout.layout import PURSE_SECTOR
-    from card_layout.operations.state import grant
 
     card = issued_card(100)
     ch, state = _open(card, VALIDATOR)
     purse_b = KEYS.for_card(UID).sector_key(PURSE_SECTOR, KeyType.B)
-    granted = grant(ch, PURSE_SECTOR, KeyType.B, purse_b)
+    granted = ch.with_key(PURSE_SECTOR, KeyType.B, purse_b)
     after = credit(granted, state, 2000, load_seq=3)
     assert (after.balance_cents, read_card(SimReader(card), VALIDATOR).record.load_seq) == (2100, 3)
     with pytest.raises(CardAccessError, match="write contracts"):
@@ -226,5 +225,5 @@ def test_a_validator_credits_one_card_with_the_purse_key_granted_for_it() -> Non
     other = issued_card(100, uid=bytes.fromhex("0BADCAFE"))
     ch2, state2 = _open(other, VALIDATOR)
     with pytest.raises(AuthenticationError, match="key B refused"):
-        credit(grant(ch2, PURSE_SECTOR, KeyType.B, purse_b), state2, 2000)  # the key opens no other card
+        credit(ch2.with_key(PURSE_SECTOR, KeyType.B, purse_b), state2, 2000)  # the key opens no other card
     assert read_card(SimReader(other), VALIDATOR).balance_cents == 100
