@@ -14,16 +14,19 @@ import click
 from card_layout.errors import CardError
 from device.errors import DeviceError
 from hardware.errors import HardwareError
+from sync_server.errors import SyncServerError
 from validator.errors import ValidatorError
 
+from .commands.agent import agent
 from .commands.card import card
 from .commands.demo import demo
 from .commands.keys import keys
 from .commands.pki import pki
 from .commands.reader import reader
+from .commands.server import ingest, server
 from .commands.validator import validator
 
-OUR_ERRORS = (CardError, DeviceError, HardwareError, ValidatorError)
+OUR_ERRORS = (CardError, DeviceError, HardwareError, SyncServerError, ValidatorError)
 
 
 class CitizenCardGroup(click.Group):
@@ -46,3 +49,6 @@ main.add_command(demo)
 main.add_command(reader)
 main.add_command(validator)
 main.add_command(pki)
+main.add_command(agent)
+main.add_command(ingest)
+main.add_command(server)

@@ -21,6 +21,22 @@ described in ``docs/configuration.md``::
     [feedback.timings]        # hardware.feedback.timings.FeedbackTimings.from_mapping
     [feedback.pins]           # hardware.feedback.gpio.GpioPins.from_mapping
 
+    [sync]                    # the sync agent (citizencard agent); every key has a default
+    broker = "127.0.0.1"      # the MQTT broker's host
+    port = 0                  # 0: 8883 with TLS, 1883 without
+    ca = ""                   # TLS: the sync CA, the client certificate and key (citizencard pki);
+    cert = ""                 #   all empty: plain TCP, allowed only to a broker on this machine
+    key = ""
+    signing_key = "sync.key"  # the device's Ed25519 key (citizencard keys sync)
+    server_key = "server.pub" # the server's Ed25519 public key
+    batch_size = 200          # journal entries per message, 1..500
+    window = 4                # batches in flight awaiting the server's ack
+    heartbeat = 60.0          # seconds between status messages
+    ack_timeout = 30.0        # seconds before an unacknowledged batch is published again
+    reconnect_min = 0.5       # reconnection backoff, seconds
+    reconnect_max = 60.0
+    retention = 7.0           # days an acknowledged, settled journal entry is kept
+
     [fares]                   # the initial fare table, handed to the validator as is
 
 Environment overrides: ``CITIZENCARD_<TABLE>_<KEY>`` in upper case, dots of
@@ -30,7 +46,8 @@ type; an empty value counts as unset. A variable under one of the tables'
 prefixes that names no key is an error, so a misspelt override never goes
 unnoticed; ``[fares]`` cannot be overridden.
 
-Relative paths (``keys``, ``data_dir``, the file of a ``sim:`` reader), in
+Relative paths (``keys``, ``data_dir``, the file of a ``sim:`` reader, the
+``[sync]`` key and certificate files), in
 the file or in an override, are relative to the directory of the config
 file. :func:`load_config` returns them absolute.
 
@@ -41,6 +58,7 @@ their test.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import tomllib
@@ -70,7 +88,24 @@ DEFAULT_DATA_DIR = "/var/lib/citizencard"
 MAX_TIMEOUT = 600.0
 """Longest ``[tap]`` timeout, seconds: more is a mistake (milliseconds written as seconds)."""
 
-TABLES = ("device", "tap", "feedback", "fares")
+MAX_SYNC_SECONDS = 3600.0
+"""Longest ``[sync]`` interval (heartbeat, ack timeout, backoff), seconds."""
+
+MAX_RETENTION_DAYS = 3650.0
+"""Longest ``[sync] retention``, days."""
+
+MAX_BATCH_SIZE = 500
+"""Most journal entries in one message: 500 entries of a few hundred bytes
+stay well under the codec's 256 KiB (:data:`device.protocol.codec.MAX_MESSAGE_BYTES`);
+the agent splits a batch that would not."""
+
+MQTT_PORT, MQTTS_PORT = 1883, 8883
+"""The MQTT ports without and with TLS, used when ``[sync] port`` is 0."""
+
+LOOPBACK_NAMES = ("localhost",)
+"""Host names taken as this machine (besides loopback addresses) for plain TCP."""
+
+TABLES = ("device", "tap", "feedback", "sync", "fares")
 """The top-level tables of the file, in the order they are written."""
 
 
@@ -119,6 +154,34 @@ class FeedbackSection:
 
 
 @dataclass(frozen=True)
+class SyncSection:
+    """``[sync]``: how the sync agent reaches the broker and signs and checks
+    messages (paths absolute). ``ca`` is ``None`` for plain TCP, which the
+    loader allows only to a broker on this machine; with TLS, ``cert`` and
+    ``key`` are the client certificate (its common name is the MQTT username)."""
+
+    broker: str = "127.0.0.1"
+    port: int = MQTT_PORT
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    signing_key: Path = Path("sync.key")
+    server_key: Path = Path("server.pub")
+    batch_size: int = 200
+    window: int = 4
+    heartbeat: float = 60.0
+    ack_timeout: float = 30.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 60.0
+    retention: float = 7.0
+    """Days the agent keeps a journal entry once the server acknowledged it and it is settled."""
+
+    @property
+    def tls(self) -> bool:
+        return self.ca is not None
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     """A checked device configuration.
 
@@ -126,6 +189,8 @@ class DeviceConfig:
         file has none), for the validator to check.
     :attr source: the file it was read from, as given.
     :attr overrides: the environment variables that replaced a value of the file.
+    :attr sync: the ``[sync]`` table (defaults when the file has none; the
+        loader always fills it).
     """
 
     device: DeviceSection
@@ -134,6 +199,7 @@ class DeviceConfig:
     fares: Mapping[str, Any]
     source: Path
     overrides: tuple[str, ...] = ()
+    sync: SyncSection = field(default_factory=SyncSection)
 
 
 class _Invalid(ValueError):
@@ -201,6 +267,17 @@ def _seconds(high: float) -> Callable[[Any, Path], float]:
     return parse
 
 
+def _days(high: float) -> Callable[[Any, Path], float]:
+    def parse(value: Any, base: Path) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise _Invalid(f"{value!r} is not a number of days")
+        if not 0 < value <= high:
+            raise _Invalid(f"{value!r} is outside (0, {high:g}] days")
+        return float(value)
+
+    return parse
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid(f"{value!r} is not a string")
@@ -224,6 +301,30 @@ def _mode(value: Any, base: Path) -> DeviceMode:
 
 def _path(value: Any, base: Path) -> Path:
     return base / _string(value)  # an absolute value replaces base
+
+
+def _optional_path(value: Any, base: Path) -> Path | None:
+    if not isinstance(value, str):
+        raise _Invalid(f"{value!r} is not a string")
+    return base / value if value.strip() else None
+
+
+def _host(value: Any, base: Path) -> str:
+    host = _string(value).strip()
+    if any(char.isspace() for char in host) or "/" in host:
+        raise _Invalid(f"{value!r} is not a host name or address")
+    return host
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: a loopback address or ``localhost``
+    (no name is resolved)."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _reader(value: Any, base: Path) -> str:
@@ -287,6 +388,28 @@ SETTINGS: tuple[Setting, ...] = (
             _choice(tuple(FEEDBACK_BACKENDS))),
     *_feedback_settings("feedback.timings", FeedbackTimings),
     *_feedback_settings("feedback.pins", GpioPins),
+    Setting("sync", "broker", "string", "the MQTT broker's host name or address", "127.0.0.1", _host),
+    Setting("sync", "port", "integer", "0: 8883 with TLS, 1883 without", 0, _integer(0, 65535)),
+    Setting("sync", "ca", "path", "TLS: the sync CA certificate; empty: plain TCP (this machine only)", "",
+            _optional_path),
+    Setting("sync", "cert", "path", "TLS: this device's client certificate (citizencard pki client)", "",
+            _optional_path),
+    Setting("sync", "key", "path", "TLS: its private key", "", _optional_path),
+    Setting("sync", "signing_key", "path", "the device's Ed25519 signing key (citizencard keys sync)", "sync.key",
+            _path),
+    Setting("sync", "server_key", "path", "the server's Ed25519 public key", "server.pub", _path),
+    Setting("sync", "batch_size", "integer", f"journal entries per message, 1..{MAX_BATCH_SIZE}", 200,
+            _integer(1, MAX_BATCH_SIZE)),
+    Setting("sync", "window", "integer", "batches in flight awaiting the server's ack, 1..64", 4, _integer(1, 64)),
+    Setting("sync", "heartbeat", "number", "seconds between status messages", 60.0, _seconds(MAX_SYNC_SECONDS)),
+    Setting("sync", "ack_timeout", "number", "seconds before an unacknowledged batch is published again", 30.0,
+            _seconds(MAX_SYNC_SECONDS)),
+    Setting("sync", "reconnect_min", "number", "first reconnection delay, seconds", 0.5,
+            _seconds(MAX_SYNC_SECONDS)),
+    Setting("sync", "reconnect_max", "number", "longest reconnection delay, seconds", 60.0,
+            _seconds(MAX_SYNC_SECONDS)),
+    Setting("sync", "retention", "number", "days an acknowledged, settled journal entry is kept", 7.0,
+            _days(MAX_RETENTION_DAYS)),
 )
 """Every key the loader knows, table by table, in the order they are written."""
 
@@ -327,7 +450,7 @@ class _Loader:
         unknown = [name for name in self.raw if name not in TABLES]
         if unknown:
             raise self.fail(f"[{unknown[0]}]", f"unknown table (known: {', '.join(TABLES)})")
-        for name in ("device", "tap", "feedback", *_SUBTABLES):
+        for name in ("device", "tap", "feedback", "sync", *_SUBTABLES):
             section = self.table(name)
             known = _keys_of(name)
             for key in section:
@@ -417,7 +540,36 @@ class _Loader:
             fares=self.table("fares"),
             source=source,
             overrides=overrides,
+            sync=self.sync(),
         )
+
+    def sync(self) -> SyncSection:
+        """``[sync]``, its keys checked together: TLS files go together, and
+        plain TCP only to this machine."""
+        values = self.values("sync")
+        by_key = {s.key: s for s in SETTINGS if s.table == "sync"}
+        ca, cert, key = values["ca"], values["cert"], values["key"]
+        if (cert is None) != (key is None):
+            given, missing = ("cert", "key") if key is None else ("key", "cert")
+            raise self.fail(self.where(by_key[missing]), f"missing: [sync] {given} is given, and a client "
+                                                         "certificate needs both its certificate and its key")
+        if ca is None and cert is not None:
+            raise self.fail(self.where(by_key["ca"]), "missing: a client certificate is for TLS, which needs the "
+                                                      "sync CA certificate to check the broker")
+        if ca is not None and cert is None:
+            raise self.fail(self.where(by_key["cert"]), "missing: TLS needs this device's client certificate and "
+                                                        "key (citizencard pki client DIR DEVICE_ID); the broker "
+                                                        "refuses clients without one")
+        if ca is None and not is_loopback(values["broker"]):
+            raise self.fail(self.where(by_key["broker"]),
+                            f"plain TCP (no [sync] ca) is allowed only to a broker on this machine (127.0.0.1, ::1, "
+                            f"localhost), not {values['broker']!r}: set ca, cert and key (citizencard pki) for TLS")
+        if values["reconnect_min"] > values["reconnect_max"]:
+            raise self.fail(self.where(by_key["reconnect_min"]),
+                            f"{values['reconnect_min']:g} is above reconnect_max ({values['reconnect_max']:g})")
+        if values["port"] == 0:
+            values["port"] = MQTTS_PORT if ca is not None else MQTT_PORT
+        return SyncSection(**values)
 
 
 def _article(kind: str) -> str:
@@ -474,12 +626,14 @@ def render_config(
     timings: FeedbackTimings | None = None,
     pins: GpioPins | None = None,
     fares: Mapping[str, Any] | None = None,
+    sync: Mapping[str, Any] | None = None,
 ) -> str:
     """A commented config file holding these values, for ``citizencard
     validator init``. Paths are written as given: a relative one is read
     back relative to the directory the file is written to. ``fares`` (a
     mapping of str keys to TOML-able values and nested mappings) becomes the
-    ``[fares]`` table and its sub-tables.
+    ``[fares]`` table and its sub-tables. ``sync`` maps ``[sync]`` keys to
+    values (TOML-able, as written in the file) that replace the defaults.
 
     The text is checked with the loader's own rules before it is returned,
     so what this writes :func:`load_config` reads.
@@ -495,7 +649,12 @@ def render_config(
         "feedback": {"backend": feedback_backend},
         "feedback.timings": asdict(timings if timings is not None else FeedbackTimings()),
         "feedback.pins": asdict(pins if pins is not None else GpioPins()),
+        "sync": {s.key: s.default for s in SETTINGS if s.table == "sync"},
     }
+    unknown = sorted(set(sync or {}) - set(given["sync"]))
+    if unknown:
+        raise ConfigError(f"render_config: [sync] {unknown[0]}: unknown key (known: {', '.join(given['sync'])})")
+    given["sync"].update(sync or {})
     try:
         fares_text = toml_writer.dumps({"fares": dict(fares or {})})
     except (TypeError, ValueError) as exc:
@@ -506,10 +665,12 @@ def render_config(
         "# Any key can be overridden from the environment, e.g. CITIZENCARD_DEVICE_ID=1202.",
         "# Relative paths are relative to the directory of this file.",
     ]
-    for table in ("device", "tap", "feedback", *_SUBTABLES):
+    for table in ("device", "tap", "feedback", *_SUBTABLES, "sync"):
         lines += ["", f"[{table}]"]
         if table == "feedback.pins":
             lines.append("# BCM GPIO numbers, used by the gpio backend")
+        if table == "sync":
+            lines.append("# The sync agent (citizencard agent); docs/configuration.md#sync")
         for setting in (s for s in SETTINGS if s.table == table):
             line = f"{setting.key} = {toml_writer.format_value(given[table][setting.key])}"
             lines.append(f"{line:<30}  # {setting.help}" if setting.help else line)

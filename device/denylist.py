@@ -41,6 +41,18 @@ one assignment only after the commit, so an exception or a kill mid-update
 leaves the old list on disk and in memory. Lookups take no lock and each
 reads one index, old or new, never a mix; updates are serialised by a lock.
 
+Two processes share the file: the sync agent applies the server's updates,
+the validator looks cards up. Each holds its own index, so the reader calls
+:meth:`DenyList.refresh` between taps: it compares SQLite's ``PRAGMA
+data_version`` (which moves when another connection commits, a few
+microseconds to read) with the one it last loaded, and only when it moved
+reads the file again as opening does and swaps the new index in, by the same
+one assignment. Only committed updates are ever seen: one rolled back or
+killed half-way leaves the reader on the list it holds. An update also
+starts by taking up another connection's commits, and refuses to write over
+one that lands while it is computed, so a second writer never builds on a
+stale index.
+
 Schema (``PRAGMA user_version`` = :data:`FORMAT`)::
 
     meta     (name TEXT PRIMARY KEY, value INTEGER)      -- 'version'
@@ -55,7 +67,9 @@ Keys in ``changes`` are stored as signed 64-bit integers (card numbers from
 
 Measured by ``bench/denylist.py`` on the 2-core development machine, for a
 million entries: about 17 MB of index, a lookup in 1.5 to 2.5 us, a delta of
-10,000 entries in about 110 ms (merge included), 0.06 s to open the file.
+10,000 entries in about 110 ms (merge included), 0.06 s to open the file; a
+:meth:`~DenyList.refresh` that finds nothing new takes about 3.5 us, one that
+reloads about as long as opening.
 """
 
 from __future__ import annotations
@@ -78,6 +92,9 @@ from .errors import DenyListEntryError, DenyListError, DenyListVersionError
 
 FORMAT = 1
 """The file format this module writes (``PRAGMA user_version``)."""
+
+DENYLIST_FILENAME = "denylist.sqlite3"
+"""The deny-list's file name in the device's ``data_dir``."""
 
 UID_SIZES = (4, 7)
 """UID lengths a MIFARE Classic card has: single and double size."""
@@ -381,6 +398,8 @@ class DenyList:
             raise DenyListError(f"cannot open deny list {self.path}: {exc}") from exc
         try:
             self._prepare(self._conn)
+            # Read before the load: a commit landing in between is loaded again by the next refresh, never missed.
+            self._data_version = self._read_data_version(self._conn)
             self._index, self._reason_ids, self._log_rows = self._load(self._conn)
         except BaseException as exc:
             self._conn.close()
@@ -441,6 +460,45 @@ class DenyList:
                 return index.reasons[rid]
         return None
 
+    # -- another connection's updates -------------------------------------
+
+    def refresh(self) -> bool:
+        """Take up the updates another connection (the sync agent's process)
+        committed since this list was loaded: when SQLite's ``PRAGMA
+        data_version`` moved, read the file again as opening does and swap the
+        new index in by one assignment; otherwise only that check (a few
+        microseconds). Lookups meanwhile answer from the list held. Returns
+        at once, without waiting, while an update of this object runs (it
+        swaps in its own index), and after :meth:`close`.
+
+        :returns: whether a new index was loaded.
+        :raises DenyListError: when the file cannot be read or is corrupt;
+            the list held stays, and the next call tries again.
+        """
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            return self._conn is not None and self._take_up(self._conn)
+        finally:
+            self._lock.release()
+
+    def _take_up(self, conn: sqlite3.Connection) -> bool:
+        """Reload when another connection committed; with the lock held."""
+        try:
+            data_version = self._read_data_version(conn)
+            if data_version == self._data_version:
+                return False
+            index, reason_ids, log_rows = self._load(conn)
+        except sqlite3.Error as exc:
+            raise DenyListError(f"cannot read deny list {self.path} again: {exc}") from exc
+        self._index = index
+        self._reason_ids, self._log_rows, self._data_version = reason_ids, log_rows, data_version
+        return True
+
+    @staticmethod
+    def _read_data_version(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
     # -- updates ---------------------------------------------------------
 
     def apply_full(self, version: int, entries: Iterable[DenyEntry]) -> None:
@@ -460,6 +518,7 @@ class DenyList:
         _check_version("full list version", version)
         with self._lock:
             conn = self._open_connection()
+            self._take_up(conn)
             held = self._index.version
             if version < held:
                 raise DenyListVersionError(
@@ -520,6 +579,7 @@ class DenyList:
         _check_version("delta to version", to_version)
         with self._lock:
             conn = self._open_connection()
+            self._take_up(conn)
             index = self._index
             held = index.version
             if to_version <= from_version or from_version != held:
@@ -633,6 +693,10 @@ class DenyList:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
+                if self._read_data_version(conn) != self._data_version:
+                    # Another connection committed after this update was computed from the list held.
+                    raise DenyListError(f"deny list {self.path} was updated by another connection meanwhile; "
+                                        "nothing was changed: apply the update again")
                 write(conn)
                 conn.execute("COMMIT")
             except BaseException:

@@ -16,11 +16,17 @@
     │   ├── ListVersionError (VersionConflict)   a pending-load or configuration update out of sequence
     │   └── ListEntryError (ValueError)   a malformed entry (amount, sequence, key length, duplicate, a load
     │                                     both added and removed, a document that is not a JSON object)
-    └── DenyListError                     the deny-list file cannot be opened, read or written (not a deny
-        │                                 list, newer format, corrupt, disk full, closed); the cause is chained
-        ├── DenyListVersionError (VersionConflict)   a deny-list update out of sequence
-        └── DenyListEntryError (ValueError)   a malformed entry (no key, a UID not 4 or 7 bytes, no reason,
-                                              a key both added and removed) or version number
+    ├── DenyListError                     the deny-list file cannot be opened, read or written (not a deny
+    │   │                                 list, newer format, corrupt, disk full, closed); the cause is chained
+    │   ├── DenyListVersionError (VersionConflict)   a deny-list update out of sequence
+    │   └── DenyListEntryError (ValueError)   a malformed entry (no key, a UID not 4 or 7 bytes, no reason,
+    │                                         a key both added and removed) or version number
+    └── SyncError                         the sync agent cannot run; the cause is chained
+        ├── SyncKeyError (ValueError)     the device's signing key, the server's public key or a TLS file is
+        │                                 missing, unreadable or not what it should be: the agent does not start
+        └── SyncConnectionError           the broker's address cannot be used at all, or the MQTT network
+                                          thread failed (a broker that is down is not an error: the agent
+                                          retries, and the journal keeps every entry meanwhile)
 """
 
 from __future__ import annotations
@@ -72,10 +78,14 @@ class VersionConflict(DeviceError):
     """An update of a versioned list does not fit the version held; nothing
     was changed. ``stale`` is true when it leads nowhere newer than what is
     held (a replayed delta, an older full list, a document not newer than the
-    one held): ignore it. Otherwise a delta starts from another version than
-    the one held (the device missed an update, or it goes back): ask the
-    server for a full list. The sync agent handles every list's conflict the
-    same way through this class."""
+    one held): ignore it. ``overtaken`` is true for a delta that starts
+    before the version held and leads past it: it was computed from an older
+    report of this device, which has applied another update since (a catch-up
+    delta crossing a broadcast one); the device lacks nothing a delta from the
+    version held cannot bring, so it reports that version again. Otherwise a
+    delta starts from a version after the one held (the device missed an
+    update) or goes back: ask the server for a full list. The sync agent
+    handles every list's conflict the same way through this class."""
 
     def __init__(self, message: str, *, held: int, from_version: int | None, to_version: int) -> None:
         super().__init__(message)
@@ -90,6 +100,11 @@ class VersionConflict(DeviceError):
     def stale(self) -> bool:
         """True when the update leads nowhere newer than what is held."""
         return self.to_version <= self.held
+
+    @property
+    def overtaken(self) -> bool:
+        """True for a delta from before the version held to after it."""
+        return self.from_version is not None and self.from_version < self.held < self.to_version
 
 
 class ListVersionError(ListStoreError, VersionConflict):
@@ -121,3 +136,20 @@ class DenyListEntryError(DenyListError, ValueError):
     not 4 or 7 bytes, an added entry without a reason, a key both added and
     removed by one delta, a version that is not an integer from 1. Nothing was
     changed."""
+
+
+class SyncError(DeviceError):
+    """The sync agent cannot run (see its subclasses); the cause is chained."""
+
+
+class SyncKeyError(SyncError, ValueError):
+    """A key or certificate file the agent needs is missing, unreadable or
+    malformed: the device's Ed25519 signing key, the server's Ed25519 public
+    key, or a TLS file (CA, client certificate, client key). The message names
+    the file, the ``[sync]`` key and what to do; the agent does not start."""
+
+
+class SyncConnectionError(SyncError):
+    """The broker cannot be used at all (an address that does not resolve, a
+    TLS setup paho refuses), or the MQTT network thread failed. A broker that
+    is merely down is not this error: the agent reconnects with backoff."""

@@ -53,6 +53,9 @@ from sqlite_utils import Database
 
 from .errors import EntryStateError, JournalError, JournalFullError, UnknownEntryError
 
+JOURNAL_FILENAME = "journal.sqlite3"
+"""The journal's file name in the device's ``data_dir`` (the validator writes it, the sync agent reads and acks it)."""
+
 
 def utc_now() -> dt.datetime:
     """The current time, aware, in UTC."""
@@ -473,18 +476,25 @@ class Journal:
 
     # -- sync ---------------------------------------------------------------------------------------
 
-    def unacked(self, limit: int = 500) -> list[JournalEntry]:
+    def unacked(self, limit: int = 500, *, after_seq: int = 0) -> list[JournalEntry]:
         """Entries whose current revision the server has not acknowledged, in
-        sequence order, at most ``limit``. Unresolved INTENTs are included: the
-        server must know a tap may have moved money; when the intent is
-        settled its new revision comes back here.
+        sequence order, at most ``limit``, only those numbered above
+        ``after_seq`` (the sync agent fills its window of batches in flight
+        without reading again what it already sent). Unresolved INTENTs are
+        included: the server must know a tap may have moved money; when the
+        intent is settled its new revision comes back here.
 
-        :raises ValueError: when ``limit`` is not positive.
+        :raises ValueError: when ``limit`` is not positive or ``after_seq`` is negative.
         :raises JournalError: when the journal cannot be read.
         """
         if limit <= 0:
             raise ValueError(f"limit must be positive, not {limit}")
-        return [self._entry(row) for row in self._read(f"{_SELECT} WHERE {_UNACKED} ORDER BY seq LIMIT ?", (limit,))]
+        if after_seq < 0:
+            raise ValueError(f"after_seq must not be negative, not {after_seq}")
+        # INDEXED BY: the partial index holds only the backlog, and says so if the condition ever drifts from it.
+        rows = self._read(f"{_SELECT} INDEXED BY entries_unacked WHERE ({_UNACKED}) AND seq > ? ORDER BY seq LIMIT ?",
+                          (after_seq, limit))
+        return [self._entry(row) for row in rows]
 
     def mark_acked(self, acks: Iterable[JournalEntry | tuple[int, int]]) -> int:
         """Record the server's application-level acks (sent after its
@@ -518,6 +528,35 @@ class Journal:
                              keys)
             return conn.total_changes - before
 
+    def mark_acked_ranges(self, ranges: Iterable[tuple[int, int, int]]) -> int:
+        """:meth:`mark_acked` for ranges ``(first, last, rev)``: the server
+        holds every entry ``first``..``last`` at revision ``rev`` (what its
+        ack says, one statement per range instead of one per entry). An entry
+        of the range at another revision is left as it is.
+
+        :returns: how many entries became acknowledged.
+        :raises JournalFullError: when the disk is full: nothing was marked.
+        :raises JournalError: when the journal cannot be written.
+        """
+        rows = [(rev, first, last, rev) for first, last, rev in ranges]
+        if not rows:
+            return 0
+        with self._write("mark entries acknowledged") as conn:
+            before = conn.total_changes
+            conn.executemany("UPDATE entries SET acked_rev = ? WHERE seq BETWEEN ? AND ? AND rev = ? "
+                             "AND acked_rev IS NOT rev", rows)
+            return conn.total_changes - before
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: a number that changes whenever
+        another connection (the tap loop's process) commits to the file, and
+        not on this connection's own writes. A cheap way for the sync agent
+        to learn that there are new entries or new revisions, without a query.
+
+        :raises JournalError: when the journal cannot be read.
+        """
+        return int(self._read("PRAGMA data_version")[0][0])
+
     def backlog(self) -> int:
         """How many entries wait for an ack (what :meth:`unacked` would return without a limit).
 
@@ -528,7 +567,8 @@ class Journal:
     def prune(self, older_than: dt.timedelta = dt.timedelta(0)) -> int:
         """Delete acknowledged, settled entries created ``older_than`` ago or
         earlier (all of them by default), to bound the file. Their sequence
-        numbers are never given again; INTENTs are kept until resolved.
+        numbers are never given again; INTENTs are kept until resolved. The
+        sync agent calls it hourly with ``[sync] retention``.
 
         :returns: how many entries were deleted.
         :raises JournalFullError: when the disk is full (deleting needs WAL space too).

@@ -5,7 +5,8 @@ file (:data:`LISTS_FILENAME` in the data directory):
   the card's next tap. Each carries the diversified key B of that one card's
   purse sector, so the validator can credit that card and no other.
 - :class:`ConfigStore`: named configuration documents (fare tables, device
-  parameters) as JSON objects, each with its own version.
+  parameters) as JSON objects, each with its own version; and the version of
+  the server's configuration list, whose updates carry documents.
 
 Versions follow the server's lists (as OCPP's ``SendLocalList``): an
 integer, ``0`` meaning "nothing held yet". A full list replaces what is held
@@ -21,6 +22,9 @@ acknowledged to the server, must survive a power cut) and created with mode
 the same mode. A :class:`ListStore` is used by one thread; the sync agent and
 the tap loop each open their own on the same file, and WAL lets one write
 while the other reads (a writer waits up to :data:`BUSY_TIMEOUT` for another).
+Every read goes to the file, so the tap loop sees each update the agent
+commits at its next read; :meth:`ListStore.data_version` tells it cheaply
+whether there was one (the validator's fare table is parsed again only then).
 The file is marked with :data:`APPLICATION_ID` and :data:`SCHEMA_VERSION`, so
 another SQLite file (the journal, say) or a newer schema is refused.
 
@@ -79,6 +83,7 @@ CREATE TABLE config_document (
 """
 
 _PENDING = "pending_loads"
+_CONFIG = "config"  # the version of the server's configuration list, as a whole
 
 APPLICATION_ID = 0x43434C53
 """``PRAGMA application_id`` of a list store ("CCLS"), so that another SQLite file is refused."""
@@ -342,6 +347,18 @@ class ConfigStore(_Store):
         version, text = rows[0]
         return int(version), json.loads(text)
 
+    @staticmethod
+    def _text(name: str, version: int, document: Mapping[str, Any]) -> str:
+        if not isinstance(name, str) or not name:
+            raise ListEntryError(f"config store: a document name is a non-empty string, got {name!r}")
+        _check_version(f"config {name!r}", version)
+        if not isinstance(document, Mapping):
+            raise ListEntryError(f"config {name!r}: a document is a JSON object, got {type(document).__name__}")
+        try:
+            return json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ListEntryError(f"config {name!r}: not a JSON document: {exc}") from exc
+
     def put(self, name: str, version: int, document: Mapping[str, Any]) -> None:
         """Hold ``document`` as version ``version`` of ``name``.
 
@@ -351,15 +368,7 @@ class ConfigStore(_Store):
             document that is not a JSON object.
         :raises ListStoreError: when the file cannot be written.
         """
-        if not isinstance(name, str) or not name:
-            raise ListEntryError(f"config store: a document name is a non-empty string, got {name!r}")
-        _check_version(f"config {name!r}", version)
-        if not isinstance(document, Mapping):
-            raise ListEntryError(f"config {name!r}: a document is a JSON object, got {type(document).__name__}")
-        try:
-            text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ListEntryError(f"config {name!r}: not a JSON document: {exc}") from exc
+        text = self._text(name, version, document)
         with self._write("config store") as conn:
             rows = conn.execute("SELECT version FROM config_document WHERE name = ?", (name,)).fetchall()
             if rows and version <= rows[0][0]:
@@ -367,6 +376,66 @@ class ConfigStore(_Store):
                                        f"{rows[0][0]}", held=rows[0][0], from_version=None, to_version=version)
             conn.execute("INSERT OR REPLACE INTO config_document (name, version, document) VALUES (?, ?, ?)",
                          (name, version, text))
+
+    @property
+    def version(self) -> int:
+        """The version of the server's configuration list held (0 before the
+        first update), which :meth:`apply_update` keeps; documents put one by
+        one (:meth:`put`) do not change it.
+
+        :raises ListStoreError: when the file cannot be read.
+        """
+        rows = self._read("config store", "SELECT version FROM list_version WHERE name = ?", (_CONFIG,))
+        return int(rows[0][0]) if rows else 0
+
+    def apply_update(self, from_version: int | None, to_version: int,
+                     documents: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """Apply an update of the server's configuration list, all of it or
+        nothing: a full list (``from_version`` ``None``; at least as new as the
+        version held) or a delta from the version held. Each ``(name,
+        document)`` is held as version ``to_version``, unless a version at least
+        as new of that document is held already (the config file's own fare
+        table, say), which is kept. Documents the update does not name are kept.
+
+        :returns: the names of the documents written.
+        :raises ListVersionError: for a full list older than the version held
+            (``stale``), or a delta that does not start from the version held
+            (``stale`` when ``to_version`` is not newer than it: a replay;
+            otherwise ask for a full list) or does not go forward.
+        :raises ListEntryError: for a bad version, a document named twice, an
+            empty name or a document that is not a JSON object.
+        :raises ListStoreError: when the file cannot be written.
+        """
+        _check_version("config list", to_version)
+        if from_version is not None and from_version != 0:
+            _check_version("config list", from_version)
+        with self._write("config store") as conn:
+            row = conn.execute("SELECT version FROM list_version WHERE name = ?", (_CONFIG,)).fetchone()
+            held = int(row[0]) if row else 0
+            if from_version is None:
+                if to_version < held:
+                    raise ListVersionError(f"config list: full list version {to_version} is older than the version "
+                                           f"held, {held}", held=held, from_version=None, to_version=to_version)
+            elif to_version <= from_version or from_version != held:
+                why = ("does not go forward" if to_version <= from_version
+                       else f"does not start from the version held, {held}; a full list is needed")
+                raise ListVersionError(f"config list: delta from version {from_version} to {to_version} {why}",
+                                       held=held, from_version=from_version, to_version=to_version)
+            written: list[str] = []
+            seen: set[str] = set()
+            for name, document in documents:
+                text = self._text(name, to_version, document)
+                if name in seen:
+                    raise ListEntryError(f"config list: document {name!r} given twice")
+                seen.add(name)
+                current = conn.execute("SELECT version FROM config_document WHERE name = ?", (name,)).fetchone()
+                if current is not None and current[0] >= to_version:
+                    continue
+                conn.execute("INSERT OR REPLACE INTO config_document (name, version, document) VALUES (?, ?, ?)",
+                             (name, to_version, text))
+                written.append(name)
+            conn.execute("INSERT OR REPLACE INTO list_version (name, version) VALUES (?, ?)", (_CONFIG, to_version))
+        return written
 
     def versions(self) -> dict[str, int]:
         """The version of every document held, by name.
@@ -438,6 +507,19 @@ class ListStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version``: a number that changes whenever
+        another connection (the sync agent's process) commits to the file, and
+        not on this connection's own writes. A cheap way for the validator to
+        learn, between taps, that a list changed, without a query.
+
+        :raises ListStoreError: when the file cannot be read.
+        """
+        try:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise ListStoreError(f"list store {self.path}: {exc}") from exc
 
     def close(self) -> None:
         """Close the file. Idempotent; the stores cannot be used after."""

@@ -100,6 +100,12 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _no_ack(exc: BaseException) -> bool:
+    """Whether ``exc`` is nfcpy's missing ACK: an EIO whose cause is ETIMEDOUT."""
+    return not _port_lost(exc) and any(isinstance(cause, OSError) and cause.errno == errno.ETIMEDOUT
+                                       for cause in _causes(exc))
+
+
 def _port_lost(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the port or USB device is gone."""
     for cause in _causes(exc):
@@ -222,16 +228,30 @@ class NfcpyReader(Pn53xClassicReader):
                 self._drop()
                 raise ReaderUnavailableError(f"{self.name}: {what}: the device is gone: {exc!r}") from exc
             # nfcpy turns a missing ACK (ETIMEDOUT) into EIO, keeping the timeout as the context.
-            if any(isinstance(cause, OSError) and cause.errno == errno.ETIMEDOUT for cause in _causes(exc)):
+            if _no_ack(exc):
                 raise ReaderTimeoutError(f"{self.name}: {what}: the reader did not answer in time") from exc
             raise ReaderProtocolError(f"{self.name}: {what}: garbled exchange with the reader: {exc!r}") from exc
 
     # -- what Pn53xClassicReader needs ----------------------------------------------------------
 
-    def _list_targets(self) -> list[PassiveTarget]:
+    def _idempotent(self, what: str, code: int, data: bytearray) -> bytearray:
+        """A chip command that may safely run twice, sent once more when the
+        chip did not acknowledge it: nfcpy waits a fixed 100 ms for the ACK,
+        and a missing ACK means the PN532 did not take the command (its manual
+        lets the host send it again). Never used for InDataExchange, whose
+        MIFARE value operations must not run twice."""
         chipset = self._chipset()
-        with self._translated("InListPassiveTarget"):
-            data = chipset.command(0x4A, bytearray([2, BRTY_106A]), timeout=self.timeout)
+        with self._translated(what):
+            try:
+                return chipset.command(code, data, timeout=self.timeout)
+            except OSError as exc:
+                if not _no_ack(exc):
+                    raise
+                log.debug("%s: %s was not acknowledged; sending it again", self.name, what)
+            return chipset.command(code, data, timeout=self.timeout)
+
+    def _list_targets(self) -> list[PassiveTarget]:
+        data = self._idempotent("InListPassiveTarget", 0x4A, bytearray([2, BRTY_106A]))
         return parse_passive_targets(bytes(data))
 
     def _exchange(self, data: bytes) -> bytes:
@@ -241,9 +261,7 @@ class NfcpyReader(Pn53xClassicReader):
         return bytes(answer)
 
     def _release(self) -> None:
-        chipset = self._chipset()
-        with self._translated("InRelease"):
-            chipset.command(0x52, bytearray([0]), timeout=self.timeout)
+        self._idempotent("InRelease", 0x52, bytearray([0]))
 
     # -- discovery with nfcpy's sense --------------------------------------------------------------
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from card_layout.keys import MasterKeys
 from card_layout.operations.personalise import Issuance, personalise
 from card_layout.records.contracts import Contract
 from card_layout.records.identity import CardKind, FareProfile, Identity
+from device import keystore
 from hardware.sim.card import SimulatedCard
+from hardware.sim.dump import save_dump
 from hardware.sim.reader import SimReader
 
 UID = bytes.fromhex("A1B2C3D4")
@@ -51,4 +54,15 @@ def issued_card(
     personalise(SimReader(card), keys or masters(), Issuance(identity(**identity_changes), balance_cents,
                                                              contracts, issued_at=ISSUED_AT))
     card.log.clear()
+    return card
+
+
+def validator_files(directory: Path, balance_cents: int = 1000, **identity_changes: object) -> SimulatedCard:
+    """What a config with ``keys = "validator.keys"`` and ``reader =
+    "sim:card.mfd"`` in ``directory`` needs: the validator's key file (the
+    :func:`masters` subset, no key B) and an issued card as the dump the
+    reader taps. Returns the card as written."""
+    keystore.save(directory / "validator.keys", masters().validator_subset())
+    card = issued_card(balance_cents, **identity_changes)
+    save_dump(directory / "card.mfd", card.image())
     return card

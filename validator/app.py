@@ -1,6 +1,8 @@
 """A validator as configured: the reader, the validator's keys (never key B),
 the journal and lists in the data directory, the fare table, the app's device
 (bike dock, charger) and the rider feedback, assembled into a tap engine.
+The engine takes up the list updates and the fare table the sync agent's
+process commits, between taps (:meth:`TapEngine.refresh`).
 
 Files in ``data_dir``: ``journal.sqlite3`` (every tap), ``denylist.sqlite3``,
 ``lists.sqlite3`` (pending top-ups, configuration), and for the simulated
@@ -16,8 +18,8 @@ from dataclasses import dataclass
 
 from device import keystore
 from device.config import DeviceConfig, DeviceMode
-from device.denylist import DenyList
-from device.journal import Journal
+from device.denylist import DENYLIST_FILENAME, DenyList
+from device.journal import JOURNAL_FILENAME, Journal
 from device.lists import LISTS_FILENAME, ListStore
 from hardware.feedback import Feedback
 from hardware.feedback.factory import open_feedback
@@ -29,12 +31,9 @@ from .bus import BusPolicy
 from .devices import SimCharger, SimDock
 from .engine import TapEngine, utc_now
 from .ev import EvPolicy
+from .fare_source import FareSource
 from .fares import FareTable
 from .policy import Policy
-
-JOURNAL_FILENAME = "journal.sqlite3"
-DENYLIST_FILENAME = "denylist.sqlite3"
-FARES_DOCUMENT = "fares"
 
 
 @dataclass
@@ -45,19 +44,6 @@ class Validator:
     feedback: Feedback | None
     dock: SimDock | None = None
     charger: SimCharger | None = None
-
-
-def fare_table(config: DeviceConfig, lists: ListStore) -> FareTable:
-    """The newest fare table: the server's (configuration list) or the config file's.
-
-    :raises FareTableError: naming the key at fault.
-    """
-    local = FareTable.from_mapping(config.fares)
-    stored = lists.config.get(FARES_DOCUMENT)
-    if stored is None or stored[0] < local.version:
-        lists.config.put(FARES_DOCUMENT, local.version, dict(config.fares))
-        return local
-    return FareTable.from_mapping(stored[1])
 
 
 def _policy(config: DeviceConfig, fares: FareTable, mode: DeviceMode,
@@ -75,8 +61,11 @@ def _policy(config: DeviceConfig, fares: FareTable, mode: DeviceMode,
 
 @contextmanager
 def open_validator(config: DeviceConfig, *, mode: DeviceMode | None = None, reader_uri: str | None = None,
-                   feedback: bool = True, clock: Callable[[], dt.datetime] = utc_now) -> Iterator[Validator]:
-    """The validator of ``config``, closed on exit.
+                   reader: Reader | None = None, feedback: bool = True,
+                   clock: Callable[[], dt.datetime] = utc_now) -> Iterator[Validator]:
+    """The validator of ``config``, closed on exit. The reader is ``reader``
+    when given (the demo's simulated field; the caller closes it), else the
+    one ``reader_uri`` or the configuration names.
 
     :raises KeyStoreError, ReaderUriError, ReaderUnavailableError, FareTableError,
         JournalError, DenyListError, ListStoreError: with a clear message.
@@ -90,14 +79,15 @@ def open_validator(config: DeviceConfig, *, mode: DeviceMode | None = None, read
         denylist = DenyList(device.data_dir / DENYLIST_FILENAME)
         stack.callback(denylist.close)
         lists = stack.enter_context(ListStore(device.data_dir / LISTS_FILENAME))
-        fares = fare_table(config, lists)
-        policy, dock, charger = _policy(config, fares, mode or device.mode, clock)
-        reader = open_reader(reader_uri or device.reader)
-        stack.callback(reader.close)
+        fares = FareSource(config, lists)
+        policy, dock, charger = _policy(config, fares.table, mode or device.mode, clock)
+        if reader is None:
+            reader = open_reader(reader_uri or device.reader)
+            stack.callback(reader.close)
         rider = None
         if feedback:
             rider = open_feedback(config.feedback.backend, timings=config.feedback.timings, pins=config.feedback.pins)
             stack.callback(rider.close)
         engine = TapEngine(reader, masters, policy, journal, denylist, lists.pending_loads, device.id,
-                           device.operator, device.location, device.timezone, clock)
+                           device.operator, device.location, device.timezone, clock, fares)
         yield Validator(config, engine, reader, rider, dock, charger)

@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from card_layout.operations.state import CardState
 from card_layout.operations.transaction import SessionStart
@@ -26,7 +26,7 @@ from card_layout.records.identity import CardKind
 from card_layout.records.session import SessionKind
 
 from .devices import DeviceError, Dock
-from .fares import BikeFares
+from .fares import BikeFares, FareTable
 from .outcome import Decision, Reason
 from .policy import Plan, TapContext, deny, holds
 
@@ -40,6 +40,9 @@ class BikePolicy:
     @property
     def kinds(self) -> frozenset[CardKind]:
         return self.fares.kinds
+
+    def with_fares(self, table: FareTable) -> BikePolicy:
+        return replace(self, fares=table.bike)
 
     def plan(self, state: CardState, ctx: TapContext) -> Plan:
         session = state.session if state.record.session_open else None

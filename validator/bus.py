@@ -21,7 +21,7 @@ In this order:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from card_layout.operations.state import CardState
 from card_layout.records.contracts import ContractKind
@@ -29,7 +29,7 @@ from card_layout.records.event import EventType
 from card_layout.records.identity import CardKind
 from card_layout.records.transaction import CapCounters, TripState
 
-from .fares import BusFares
+from .fares import BusFares, FareTable
 from .outcome import Decision, Reason
 from .policy import Plan, TapContext, deny, holds
 
@@ -42,6 +42,9 @@ class BusPolicy:
     @property
     def kinds(self) -> frozenset[CardKind]:
         return self.fares.kinds
+
+    def with_fares(self, table: FareTable) -> BusPolicy:
+        return replace(self, fares=table.bus)
 
     def plan(self, state: CardState, ctx: TapContext) -> Plan:
         fares, now = self.fares, ctx.now

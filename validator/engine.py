@@ -6,6 +6,13 @@
     policy -> journal intent -> card commit -> journal completion -> the
     app's device (bike lock, charger)
 
+The deny-list, the pending top-ups and the fare table are written by the
+sync agent's process while the validator runs. Pending top-ups are read from
+the file at every tap; the deny-list (held in memory) and the fare table
+(parsed once) are taken up again by :meth:`TapEngine.refresh` once the card
+is read, before anything is decided, and while no card comes: a check of a
+few microseconds unless the agent committed something since.
+
 Every tap leaves a journal entry, denials included. Money moves only between
 a durable journal intent and its completion: a crash or a card pulled away in
 between leaves an intent, which the next read of that card resolves by its
@@ -16,6 +23,7 @@ the old one: it was not), so a tap is never charged twice and never lost.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,14 +45,17 @@ from card_layout.operations.state import CardState, read_state
 from card_layout.operations.transaction import EventInfo, commit, credit, retire_previous
 from card_layout.records.event import EventType
 from device.denylist import DenyList
-from device.errors import JournalFullError
+from device.errors import DenyListError, JournalFullError, ListStoreError
 from device.journal import Journal
 from device.lists import PendingLoads
 from hardware.errors import MultipleCardsError, ReaderTimeoutError
 from hardware.reader import Reader
 
+from .fare_source import FareSource
 from .outcome import Decision, Reason, TapResult
 from .policy import Plan, Policy, TapContext
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> dt.datetime:
@@ -72,6 +83,28 @@ class TapEngine:
     location: int
     tz: ZoneInfo
     clock: Callable[[], dt.datetime] = utc_now
+    fares: FareSource | None = None
+    """Where :attr:`policy`'s fare table comes from; ``None``: the table it was built with, for good."""
+
+    def refresh(self) -> None:
+        """Take up what the sync agent's process committed since the last
+        look: the deny-list, and a newer fare table (the policy is then rebuilt
+        with it, keeping its device). Cheap when nothing changed. A store that
+        cannot be read is logged with its traceback and the validator goes on
+        deciding with what it holds; the next call tries again.
+        """
+        try:
+            self.denylist.refresh()
+        except DenyListError:
+            log.exception("the deny-list could not be read again; the list held stays in force")
+        if self.fares is not None:
+            try:
+                table = self.fares.refresh()
+            except ListStoreError:
+                log.exception("the fare table could not be read again; the table held stays in force")
+            else:
+                if table is not None:
+                    self.policy = self.policy.with_fares(table)
 
     def tap(self, *, card_timeout: float = 5.0, at: dt.datetime | None = None) -> TapResult:
         """Decide one tap. Never raises for what a card or a rider does; device
@@ -83,6 +116,7 @@ class TapEngine:
         try:
             uid = self.reader.wait_for_card(card_timeout)
         except ReaderTimeoutError:
+            self.refresh()  # idle: take up updates now rather than when the next rider waits
             return TapResult(Decision.DENIED, Reason.NO_CARD)
         except MultipleCardsError:
             return self._record(ctx, None, None, Decision.DENIED, Reason.MULTIPLE_CARDS)
@@ -111,6 +145,7 @@ class TapEngine:
     # -- the pipeline once the card is read -------------------------------------------------------
 
     def _decide(self, ch: CardChannel, state: CardState, ctx: TapContext) -> TapResult:
+        self.refresh()  # a tap boundary: a card blocked a moment ago is refused, a new fare table applies whole
         number, uid = state.identity.card_number, state.uid
         self.journal.resolve(uid, state.counter)
         if state.purse.previous_still_valid:

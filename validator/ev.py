@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from card_layout.operations.state import CardState
 from card_layout.operations.transaction import SessionStart
@@ -22,7 +22,7 @@ from card_layout.records.identity import CardKind
 from card_layout.records.session import SessionKind
 
 from .devices import Charger, DeviceError
-from .fares import EvFares
+from .fares import EvFares, FareTable
 from .outcome import Decision, Reason
 from .policy import Plan, TapContext, deny, holds
 
@@ -36,6 +36,9 @@ class EvPolicy:
     @property
     def kinds(self) -> frozenset[CardKind]:
         return self.fares.kinds
+
+    def with_fares(self, table: FareTable) -> EvPolicy:
+        return replace(self, fares=table.ev)
 
     def plan(self, state: CardState, ctx: TapContext) -> Plan:
         session = state.session if state.record.session_open else None

@@ -21,6 +21,7 @@ from card_layout.records.event import EventType
 from card_layout.records.identity import CardKind
 from card_layout.records.transaction import CapCounters, TripState
 
+from .fares import FareTable
 from .outcome import Decision, Reason
 
 
@@ -73,6 +74,11 @@ class Policy(Protocol):
     kinds: frozenset[CardKind]
 
     def plan(self, state: CardState, ctx: TapContext) -> Plan: ...
+
+    def with_fares(self, table: FareTable) -> Policy:
+        """The same app, with the same device, under ``table`` (its own
+        service's part): a new fare table at a tap boundary."""
+        ...
 
     def committed(self, plan: Plan, state: CardState, ctx: TapContext) -> Plan | None:
         """After the commit: act (release a bike, start a charge). ``None`` when

@@ -33,15 +33,23 @@ def public_from_bytes(raw: bytes) -> Ed25519PublicKey:
         raise SignatureError(f"not an Ed25519 public key: {exc}") from exc
 
 
+def _write_new(target: Path, data: bytes, mode: int) -> Path:
+    """Write ``data`` to a file that must not exist yet, with ``mode`` from its creation on.
+
+    :raises FileExistsError: when ``target`` exists.
+    """
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return target
+
+
 def save_private(path: os.PathLike[str] | str, key: Ed25519PrivateKey) -> Path:
     """Write a private key, readable by its owner only from the first byte on."""
     target = Path(path)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(pem)
-    return target
+    return _write_new(target, pem, 0o600)
 
 
 def load_private(path: os.PathLike[str] | str) -> Ed25519PrivateKey:
@@ -51,6 +59,29 @@ def load_private(path: os.PathLike[str] | str) -> Ed25519PrivateKey:
     except (OSError, ValueError, TypeError) as exc:
         raise SignatureError(f"{path}: not a readable Ed25519 private key: {exc}") from exc
     if not isinstance(key, Ed25519PrivateKey):
+        raise SignatureError(f"{path}: not an Ed25519 key")
+    return key
+
+
+def save_public(path: os.PathLike[str] | str, key: Ed25519PublicKey | Ed25519PrivateKey) -> Path:
+    """Write the public key (of ``key``, when given a private key) as PEM
+    (SubjectPublicKeyInfo); refuses to overwrite an existing file.
+
+    :raises FileExistsError: when ``path`` exists.
+    """
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    target = Path(path)
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _write_new(target, pem, 0o644)
+
+
+def load_public(path: os.PathLike[str] | str) -> Ed25519PublicKey:
+    """:raises SignatureError: when the file is not an Ed25519 public key (PEM)."""
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise SignatureError(f"{path}: not a readable Ed25519 public key: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
         raise SignatureError(f"{path}: not an Ed25519 key")
     return key
 

@@ -35,6 +35,7 @@ command in progress, NACK frames make the chip send its last response again.
 Fault injection (each applied in the emulator thread, counted in
 :attr:`Pn532Emulator.faults`): :meth:`~Pn532Emulator.inject_garbage`,
 :meth:`~Pn532Emulator.corrupt_responses`, :meth:`~Pn532Emulator.nack_commands`,
+:meth:`~Pn532Emulator.ignore_commands`,
 :meth:`~Pn532Emulator.garbage_instead_of_responses`, :meth:`~Pn532Emulator.mute`,
 :meth:`~Pn532Emulator.unplug` / :meth:`~Pn532Emulator.replug`; :meth:`~Pn532Emulator.clear_faults`.
 
@@ -162,6 +163,7 @@ class _Faults:
         self.instead: collections.deque[bytes] = collections.deque()
         self.corrupt = 0
         self.nack = 0
+        self.ignore = 0
         self.muted_until = 0.0
 
 
@@ -189,7 +191,7 @@ class Pn532Emulator:
         self.commands: list[str] = []
         """Names of the commands received and acknowledged, in order."""
         self.faults: collections.Counter[str] = collections.Counter()
-        """How many times each fault was applied (``garbage``, ``corrupt``, ``nack``,
+        """How many times each fault was applied (``garbage``, ``corrupt``, ``nack``, ``ignored``,
         ``instead``, ``muted``, ``unplugged``)."""
         self._faults = _Faults()
         self._info: dict[SimulatedCard, TargetInfo] = {}
@@ -268,6 +270,12 @@ class Pn532Emulator:
         with self._faults.lock:
             self._faults.nack += count
 
+    def ignore_commands(self, count: int = 1) -> None:
+        """Take the next ``count`` commands off the line without acknowledging
+        or executing them: the host's ACK wait runs out (a frame lost to noise)."""
+        with self._faults.lock:
+            self._faults.ignore += count
+
     def garbage_instead_of_responses(self, data: bytes, count: int = 1) -> None:
         """Execute and acknowledge the next ``count`` commands, but send ``data`` instead of each response."""
         with self._faults.lock:
@@ -288,7 +296,7 @@ class Pn532Emulator:
         with self._faults.lock:
             self._faults.garbage.clear()
             self._faults.instead.clear()
-            self._faults.corrupt = self._faults.nack = 0
+            self._faults.corrupt = self._faults.nack = self._faults.ignore = 0
             self._faults.muted_until = 0.0
 
     def unplug(self) -> None:
@@ -476,9 +484,15 @@ class Pn532Emulator:
             return  # the chip does not acknowledge a frame it cannot read: the host sends it again
         self._pending = None
         with self._faults.lock:
-            nack = self._faults.nack > 0
+            ignore = self._faults.ignore > 0
+            if ignore:
+                self._faults.ignore -= 1
+            nack = not ignore and self._faults.nack > 0
             if nack:
                 self._faults.nack -= 1
+        if ignore:
+            self.faults["ignored"] += 1
+            return
         if nack:
             self.faults["nack"] += 1
             self._send(NACK)

@@ -3,18 +3,28 @@ tests/device/test_denylist.py; and the plan of its updates, which the test
 replays to know what each version must hold.
 
     python -m tests.device.denylist_writer PATH
+    python -m tests.device.denylist_writer PATH --hang-blocking CARD_NUMBER
 
 Version 1 is a full list; after it, every fifth version is a full list and the
 others deltas (400 entries added, 100 removed), all drawn from a generator
 seeded by the version. ``compact_at`` is small, so most deltas also merge an
 overlay into the arrays. The writer prints ``begin V`` before it applies
-version V and ``done V`` once it is applied.
+version V and ``done V`` once it is applied, each line in one write (see
+:func:`_say`), so a kill never leaves half a line.
+
+With ``--hang-blocking`` it applies one delta, from the version held to the
+next, denying ``CARD_NUMBER`` ("stolen"), but stops inside its transaction,
+everything written and nothing committed: it prints ``written V`` and waits
+to be killed (tests/validator/test_app.py: a torn update of the agent's).
 """
 
 from __future__ import annotations
 
 import random
+import sqlite3
 import sys
+import time
+from collections.abc import Callable
 
 from device.denylist import DenyEntry, DenyList
 
@@ -75,6 +85,16 @@ def model(version: int) -> Model:
     return state
 
 
+def _say(what: str, version: int) -> None:
+    """Print ``what version`` as one write to the pipe, which the kernel makes
+    atomic. Not ``print(what, version)``: under ``python -u`` or
+    ``PYTHONUNBUFFERED`` (set where the suite runs here, and inherited from
+    the test) it writes each word and the newline separately, and a kill
+    between two of them leaves a line the test cannot read."""
+    sys.stdout.write(f"{what} {version}\n")
+    sys.stdout.flush()
+
+
 def main(path: str) -> None:
     with DenyList(path, compact_at=COMPACT_AT) as deny_list:
         version = deny_list.version
@@ -82,14 +102,39 @@ def main(path: str) -> None:
         while True:
             version += 1
             kind, added, removed = step(version, state)
-            print("begin", version, flush=True)
+            _say("begin", version)
             if kind == "full":
                 deny_list.apply_full(version, added)
             else:
                 deny_list.apply_delta(version - 1, version, added, removed)
-            print("done", version, flush=True)
+            _say("done", version)
             state = advance(state, kind, added, removed)
 
 
+class _StopsBeforeCommit(DenyList):
+    """A deny-list whose updates write everything, then wait, never committing."""
+
+    def __init__(self, path: str, version_written: int) -> None:
+        super().__init__(path)
+        self.version_written = version_written
+
+    def _transaction(self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], None]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        write(conn)
+        _say("written", self.version_written)
+        while True:
+            time.sleep(60)
+
+
+def hang_blocking(path: str, card_number: int) -> None:
+    with DenyList(path) as held:
+        version = held.version
+    with _StopsBeforeCommit(path, version + 1) as deny_list:
+        deny_list.apply_delta(version, version + 1, [DenyEntry(card_number, None, "stolen")], [])
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if len(sys.argv) == 4 and sys.argv[2] == "--hang-blocking":
+        hang_blocking(sys.argv[1], int(sys.argv[3]))
+    else:
+        main(sys.argv[1])

@@ -1,9 +1,9 @@
 """A tap loop for the journal's crash and concurrency tests, run in its own process:
 
-    python -m tests.device.journal_writer PATH DEVICE_ID [--count N]
+    python -m tests.device.journal_writer PATH DEVICE_ID [--count N] [--interval SECONDS]
 
-Writes ``begin`` + ``complete`` pairs as fast as it can (forever, or ``N``
-pairs) over four cards, and reports on stdout, flushed, each step that
+Writes ``begin`` + ``complete`` pairs as fast as it can, or one every
+``--interval`` seconds (forever, or ``N`` pairs) over four cards, and reports on stdout, flushed, each step that
 returned: ``B seq`` after ``begin`` (the INTENT is committed), ``C seq`` after
 ``complete``. A kill can land anywhere, so a committed step may go unreported,
 never the other way round.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from device.journal import Journal
@@ -25,6 +26,7 @@ def main() -> int:
     parser.add_argument("path", type=Path)
     parser.add_argument("device_id", type=int)
     parser.add_argument("--count", type=int, default=None, help="stop after this many taps (default: never)")
+    parser.add_argument("--interval", type=float, default=0.0, help="seconds between taps (default: none)")
     args = parser.parse_args()
     out = sys.stdout
     with Journal(args.path, args.device_id) as journal:
@@ -42,6 +44,8 @@ def main() -> int:
             out.write(f"C {seq}\n")
             out.flush()
             tap += 1
+            if args.interval:
+                time.sleep(args.interval)
     return 0
 
 

@@ -6,9 +6,7 @@ devices' up topics."""
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,18 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from citizencard.broker import LocalBroker
 from device.pki import PkiError, init_ca, issue
 
 paho = pytest.importorskip("paho.mqtt.client")
-
-ROOT = Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy" / "mosquitto"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,28 +29,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     issue(pki, "broker", server_names=("localhost", "127.0.0.1"))
     for name in ("1201", "1202", "ingest"):
         issue(pki, name)
-    port = _free_port()
-    config = (DEPLOY / "citizencard.conf").read_text()
-    config = config.replace("listener 8883", f"listener {port} 127.0.0.1")
-    config = config.replace("/etc/mosquitto/citizencard/acl", str(DEPLOY / "acl"))
-    config = config.replace("/etc/mosquitto/citizencard/", f"{pki}/")
-    config = config.replace("/var/lib/mosquitto/", f"{pki}/")
-    config += "\nuser root\n"  # the test's files belong to the test's user
-    conf = pki / "mosquitto.conf"
-    conf.write_text(config)
-    process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"mosquitto did not start: {process.stderr.read().decode()}") from None
-            time.sleep(0.02)
-    yield port, pki
-    process.terminate()
-    process.wait(timeout=10)
+    # the shipped configuration and ACL, rewritten for a free port and these files (citizencard/broker.py)
+    with LocalBroker(tmp_path_factory.mktemp("mosquitto"), tls_pki=pki) as local:
+        yield local.port, pki
 
 
 class Client:

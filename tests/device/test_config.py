@@ -18,6 +18,7 @@ from device.config import (
     DeviceMode,
     DeviceSection,
     FeedbackSection,
+    SyncSection,
     TapSection,
     load_config,
     render_config,
@@ -217,7 +218,8 @@ def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda t: t + "[display]\nlines = 2\n", r"\[display\]: unknown table \(known: device, tap, feedback, fares\)"),
+        (lambda t: t + "[display]\nlines = 2\n",
+         r"\[display\]: unknown table \(known: device, tap, feedback, sync, fares\)"),
         (lambda t: "colour = 1\n" + t, r"\[colour\]: unknown table"),
         (lambda t: t.replace("operator = 3", "operater = 3"), r"\[device\] operater: unknown key \(known: id, mode"),
         (lambda t: t + "[tap]\ncard_timeout = 5\nwait = 1\n", r"\[tap\] wait: unknown key"),
@@ -302,6 +304,7 @@ def test_render_then_load(tmp_path: Path) -> None:
         feedback=FeedbackSection("gpio", FeedbackTimings(denied_beeps=5), GpioPins(buzzer=4)),
         fares=FARES,
         source=tmp_path / "config.toml",
+        sync=SyncSection(signing_key=tmp_path / "sync.key", server_key=tmp_path / "server.pub"),
     )
 
 
@@ -355,3 +358,103 @@ def test_render_load_round_trip(
 def test_render_refuses_what_load_would(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         render(**changes)
+
+
+# -- [sync] -------------------------------------------------------------------------------------------
+
+TLS_SYNC = """
+[sync]
+broker = "sync.city.example"
+ca = "pki/ca.crt"
+cert = "pki/7.crt"
+key = "pki/7.key"
+signing_key = "/etc/citizencard/sync.key"
+batch_size = 500
+window = 8
+heartbeat = 15
+ack_timeout = 5.5
+reconnect_min = 1
+reconnect_max = 120
+retention = 30
+"""
+
+
+def test_sync_defaults_without_a_table(tmp_path: Path) -> None:
+    sync = load(tmp_path, MINIMAL).sync
+    assert sync == SyncSection(broker="127.0.0.1", port=1883, signing_key=tmp_path / "sync.key",
+                               server_key=tmp_path / "server.pub")
+    assert not sync.tls
+    assert sync.retention == 7.0  # days
+
+
+def test_sync_keys_parse_and_paths_resolve(tmp_path: Path) -> None:
+    sync = load(tmp_path, MINIMAL + TLS_SYNC).sync
+    assert sync == SyncSection(
+        broker="sync.city.example", port=8883, ca=tmp_path / "pki/ca.crt", cert=tmp_path / "pki/7.crt",
+        key=tmp_path / "pki/7.key", signing_key=Path("/etc/citizencard/sync.key"),
+        server_key=tmp_path / "server.pub", batch_size=500, window=8, heartbeat=15.0, ack_timeout=5.5,
+        reconnect_min=1.0, reconnect_max=120.0, retention=30.0,
+    )
+    assert sync.tls
+    assert load(tmp_path, MINIMAL + TLS_SYNC + "port = 18883\n").sync.port == 18883
+
+
+def test_sync_environment_overrides(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL, environ={
+        "CITIZENCARD_SYNC_PORT": "1884", "CITIZENCARD_SYNC_BATCH_SIZE": "50", "CITIZENCARD_SYNC_ACK_TIMEOUT": "0.5",
+        "CITIZENCARD_SYNC_BROKER": "::1", "CITIZENCARD_SYNC_SERVER_KEY": "keys/server.pub",
+        "CITIZENCARD_SYNC_RETENTION": "0.5"})
+    assert (config.sync.port, config.sync.batch_size, config.sync.ack_timeout) == (1884, 50, 0.5)
+    assert config.sync.retention == 0.5
+    assert config.sync.broker == "::1" and config.sync.server_key == tmp_path / "keys/server.pub"
+    assert "CITIZENCARD_SYNC_PORT" in config.overrides
+    with pytest.raises(ConfigError, match=r"CITIZENCARD_SYNC_WINDOWS: names no key"):
+        load(tmp_path, MINIMAL, environ={"CITIZENCARD_SYNC_WINDOWS": "2"})
+    with pytest.raises(ConfigError, match=r"\[sync\] broker \(from CITIZENCARD_SYNC_BROKER\): plain TCP"):
+        load(tmp_path, MINIMAL, environ={"CITIZENCARD_SYNC_BROKER": "10.0.0.5"})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "localhost", "LOCALHOST"])
+def test_plain_tcp_to_this_machine_is_allowed(tmp_path: Path, host: str) -> None:
+    assert load(tmp_path, MINIMAL + f"[sync]\nbroker = {host!r}\n").sync.broker == host
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('broker = "10.0.0.5"', r"\[sync\] broker: plain TCP \(no \[sync\] ca\) is allowed only to a broker on this "
+                                r"machine .*not '10.0.0.5': set ca, cert and key"),
+        ('broker = "sync.city.example"', r"\[sync\] broker: plain TCP .*'sync.city.example'"),
+        ('broker = "localhost.evil.example"', r"\[sync\] broker: plain TCP"),
+        ('broker = "a b"', r"\[sync\] broker: 'a b' is not a host name"),
+        ('ca = "ca.crt"', r"\[sync\] cert: missing: TLS needs this device's client certificate"),
+        ('ca = "ca.crt"\ncert = "7.crt"', r"\[sync\] key: missing: \[sync\] cert is given"),
+        ('cert = "7.crt"\nkey = "7.key"', r"\[sync\] ca: missing: a client certificate is for TLS"),
+        ("port = 70000", r"\[sync\] port: 70000 is outside 0..65535"),
+        ("batch_size = 501", r"\[sync\] batch_size: 501 is outside 1..500"),
+        ("batch_size = 0", r"\[sync\] batch_size: 0 is outside 1..500"),
+        ("window = 0", r"\[sync\] window: 0 is outside 1..64"),
+        ("heartbeat = 0", r"\[sync\] heartbeat: 0 is outside \(0, 3600\] seconds"),
+        ("retention = 0", r"\[sync\] retention: 0 is outside \(0, 3650\] days"),
+        ("retention = 7300", r"\[sync\] retention: 7300 is outside \(0, 3650\] days"),
+        ('retention = "7d"', r"\[sync\] retention: '7d' is not a number of days"),
+        ("reconnect_min = 10\nreconnect_max = 5", r"\[sync\] reconnect_min: 10 is above reconnect_max \(5\)"),
+        ("ca = 1", r"\[sync\] ca: 1 is not a string"),
+        ('signing_key = ""', r"\[sync\] signing_key: must not be empty"),
+        ("retries = 3", r"\[sync\] retries: unknown key \(known: broker, port"),
+    ],
+)
+def test_bad_sync_tables_are_refused(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{re.escape(str(tmp_path / 'config.toml'))}: {message}"):
+        load(tmp_path, MINIMAL + "[sync]\n" + table + "\n")
+
+
+def test_render_writes_the_sync_table(tmp_path: Path) -> None:
+    text = render(sync={"port": 18830, "batch_size": 20})
+    assert "\n[sync]\n" in text
+    sync = load(tmp_path, text).sync
+    assert (sync.port, sync.batch_size, sync.window) == (18830, 20, 4)
+    with pytest.raises(ConfigError, match=r"^render_config: \[sync\] retries: unknown key"):
+        render(sync={"retries": 3})
+    with pytest.raises(ConfigError, match=r"^render_config: \[sync\] broker: plain TCP"):
+        render(sync={"broker": "10.1.2.3"})

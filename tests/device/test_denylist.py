@@ -1,6 +1,8 @@
 """The deny-list store: lookups by card number and by UID, full and delta
 updates with their version rules, what survives reopening (the log and the
-merged arrays), and no torn update whatever fails or is killed mid-way."""
+merged arrays), no torn update whatever fails or is killed mid-way, and
+another connection's updates (the sync agent's, seen by the validator)
+taken up by ``refresh``, only once committed."""
 
 from __future__ import annotations
 
@@ -500,6 +502,104 @@ def test_lookups_answer_from_one_version_while_updates_run(path: Path) -> None:
         assert deny_list.version == 29 and deny_list.is_denied(card(0), None) == "by card"
 
 
+# -- another connection's updates (the validator's view of the agent's) -----
+
+
+def test_refresh_takes_up_what_another_connection_committed(path: Path) -> None:
+    with DenyList(path) as reader, DenyList(path) as writer:
+        assert reader.refresh() is False  # nothing committed since it was opened
+        writer.apply_full(1, [DenyEntry(card(1), uid(1), "lost")])
+        assert reader.is_denied(card(1), None) is None and reader.version == 0  # the list held, until...
+        assert reader.refresh() is True
+        assert contents(reader) == contents(writer)
+        assert reader.is_denied(card(1), None) == "lost"
+        assert reader.refresh() is False  # only the cheap check while nothing changes
+        writer.apply_delta(1, 2, [DenyEntry(card(2), None, "stolen")], [DenyEntry(card(1), uid(1), "")])
+        assert reader.refresh() is True
+        assert contents(reader) == contents(writer)
+        assert (reader.is_denied(card(1), uid(1)), reader.is_denied(card(2), None)) == (None, "stolen")
+
+
+def test_refresh_after_many_updates_and_merges_equals_reopening(path: Path) -> None:
+    with DenyList(path) as reader, DenyList(path, compact_at=8) as writer:
+        writer.apply_full(1, [DenyEntry(card(n), uid(n), "lost") for n in range(10)])
+        for version in range(2, 8):  # logged changes, then merged arrays
+            writer.apply_delta(version - 1, version, [DenyEntry(card(10 + version), uid(10 + version), "new")],
+                               [DenyEntry(card(version), None, "")])
+        assert reader.refresh() is True
+        with DenyList(path) as reopened:
+            assert contents(reader) == contents(reopened) == contents(writer)
+            assert reader.overlay_size == reopened.overlay_size
+
+
+def test_an_update_that_failed_in_another_connection_is_never_seen(path: Path) -> None:
+    with DenyList(path) as reader, DenyList(path) as writer:
+        writer.apply_full(1, [DenyEntry(card(1), None, "lost")])
+        reader.refresh()
+        before = contents(reader)
+        with pytest.raises(ConnectionResetError):
+            writer.apply_delta(1, 2, _failing([DenyEntry(card(2), None, "stolen")] * 3, 2), [])
+        with pytest.raises(DenyListEntryError, match="both added and removed"):
+            writer.apply_delta(1, 2, [DenyEntry(card(2), None, "stolen")], [DenyEntry(card(2), None, "")])
+        assert reader.refresh() is False
+        assert contents(reader) == before
+
+
+def test_refresh_keeps_the_list_held_when_the_file_is_damaged(path: Path) -> None:
+    with DenyList(path) as reader, DenyList(path) as writer:
+        writer.apply_full(1, [DenyEntry(card(n), uid(n), "lost") for n in range(5)])
+        reader.refresh()
+        before = contents(reader)
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE base SET crc = crc + 1 WHERE space = 0")
+        with pytest.raises(DenyListError, match="corrupt"):
+            reader.refresh()
+        assert contents(reader) == before
+        with pytest.raises(DenyListError, match="corrupt"):  # tried again, still refused
+            reader.refresh()
+
+
+def test_refresh_of_a_closed_list_does_nothing(path: Path) -> None:
+    with DenyList(path) as writer:
+        reader = DenyList(path)
+        reader.close()
+        writer.apply_full(1, [DenyEntry(card(1), None, "lost")])
+        assert reader.refresh() is False
+        assert reader.is_denied(card(1), None) is None
+
+
+def test_a_second_writer_starts_from_what_is_on_disk(path: Path) -> None:
+    with DenyList(path) as first, DenyList(path) as second:
+        first.apply_full(1, [DenyEntry(card(1), None, "lost")])
+        second.apply_delta(1, 2, [DenyEntry(card(2), None, "stolen")], [])  # it takes up version 1 first
+        first.apply_delta(2, 3, [DenyEntry(card(3), None, "fraud")], [])
+        second.refresh()
+        assert contents(first) == contents(second)
+        with DenyList(path) as reopened:
+            assert contents(reopened) == contents(first)
+            assert reopened.version == 3
+
+
+def test_an_update_computed_while_another_connection_commits_is_refused(path: Path) -> None:
+    """The other connection commits after this update has read the list held
+    and before its transaction: it must not be written over that commit."""
+    with DenyList(path) as first, DenyList(path) as second:
+        first.apply_full(1, [DenyEntry(card(1), None, "lost")])
+        second.refresh()
+
+        def added() -> Iterator[DenyEntry]:
+            first.apply_delta(1, 2, [DenyEntry(card(2), None, "stolen")], [])
+            yield DenyEntry(card(3), None, "fraud")
+
+        with pytest.raises(DenyListError, match="updated by another connection meanwhile"):
+            second.apply_delta(1, 2, added(), [])
+        with DenyList(path) as reopened:
+            assert contents(reopened) == contents(first)
+            assert reopened.is_denied(card(3), None) is None
+        assert second.refresh() is True
+        assert contents(second) == contents(first)
+
+
 # -- the file ---------------------------------------------------------------
 
 
@@ -594,12 +694,15 @@ def test_an_update_killed_half_way_leaves_the_previous_version(path: Path) -> No
     reported), holding exactly what that version holds."""
     rng = random.Random(7)
     inside = 0
+    watcher = DenyList(path)  # a validator's list, open throughout: it refreshes after each kill
     for _ in range(KILLS):
         done, killed_inside = _run_and_kill(path, rng)
         inside += killed_inside
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        watcher.refresh()
         with DenyList(path) as deny_list:
+            assert contents(watcher) == contents(deny_list)
             assert deny_list.version in (done, done + 1)
             cards, uids = denylist_writer.model(deny_list.version)
             assert len(deny_list) == len(cards) + len(uids)
@@ -610,4 +713,5 @@ def test_an_update_killed_half_way_leaves_the_previous_version(path: Path) -> No
             assert all(deny_list.is_denied(None, value) is None for value in next_uids.keys() - uids.keys())
         if inside >= INSIDE:
             break
+    watcher.close()
     assert inside >= INSIDE, f"only {inside} of {KILLS} kills landed inside an update"

@@ -228,6 +228,52 @@ def test_unacked_then_acked(journal: Journal) -> None:
     assert journal.mark_acked([]) == 0 and journal.mark_acked([(999, 0)]) == 0
 
 
+def test_unacked_after_a_seq_skips_what_is_in_flight(journal: Journal, path: Path) -> None:
+    seqs = [deny(journal) for _ in range(6)]
+    in_flight = journal.unacked(limit=2)
+    assert [e.seq for e in journal.unacked(limit=2, after_seq=in_flight[-1].seq)] == seqs[2:4]
+    journal.mark_acked(journal.unacked(limit=3, after_seq=3))  # 4, 5, 6
+    assert [e.seq for e in journal.unacked(after_seq=1)] == seqs[1:3]
+    assert journal.unacked(after_seq=seqs[-1]) == []
+    with pytest.raises(ValueError, match="after_seq"):
+        journal.unacked(after_seq=-1)
+    # The query it runs reads the partial index of the backlog from after_seq on, not the table.
+    statements: list[str] = []
+    journal._connection().set_trace_callback(statements.append)
+    journal.unacked(limit=10, after_seq=3)
+    journal._connection().set_trace_callback(None)
+    [query] = [s for s in statements if s.startswith("SELECT")]
+    with sqlite3.connect(path) as conn:
+        plan = " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "SEARCH entries USING INDEX entries_unacked (seq>?)" in plan
+
+
+def test_data_version_moves_on_another_connections_commits(journal: Journal, path: Path) -> None:
+    with Journal(path, 7) as agent:
+        seen = agent.data_version()
+        assert agent.data_version() == seen
+        seq = begin(journal)
+        assert agent.data_version() != seen
+        seen = agent.data_version()
+        agent.mark_acked(agent.unacked())  # its own commit
+        assert agent.data_version() == seen
+        journal.complete(seq, balance_cents=1, decision="approved", reason="fare")  # a new revision
+        assert agent.data_version() != seen
+
+
+def test_an_ack_range_marks_only_the_entries_at_its_revision(journal: Journal) -> None:
+    seqs = [deny(journal) for _ in range(3)]
+    intent = begin(journal)
+    seqs.append(deny(journal))
+    journal.complete(intent, balance_cents=850, decision="approved", reason="fare")  # now at rev 1
+    # The server holds them all at rev 0 (the intent published before it completed).
+    assert journal.mark_acked_ranges([(seqs[0], seqs[-1], 0)]) == 4
+    assert [e.ack_key for e in journal.unacked()] == [(intent, 1)]
+    assert journal.mark_acked_ranges([(seqs[0], seqs[-1], 0)]) == 0  # a redelivered ack changes nothing
+    assert journal.mark_acked_ranges([(intent, intent, 1)]) == 1 and journal.backlog() == 0
+    assert journal.mark_acked_ranges([]) == 0
+
+
 def test_an_ack_names_a_revision(journal: Journal) -> None:
     seq = deny(journal)
     with pytest.raises(TypeError, match="bare seq"):

@@ -372,6 +372,30 @@ def test_bad_documents_are_refused(config: ConfigStore, name: str, version: int,
     assert config.versions() == {}
 
 
+def test_config_list_updates_hold_the_list_version(config: ConfigStore) -> None:
+    assert config.version == 0
+    config.put("fares", 9, {"v": "local"})  # the config file's own fare table, newer than the server's
+    assert config.apply_update(None, 3, [("fares", {"v": 3}), ("device", {"tap": 1})]) == ["device"]
+    assert config.version == 3 and config.versions() == {"device": 3, "fares": 9}
+    assert config.apply_update(3, 4, [("device", {"tap": 2})]) == ["device"]
+    assert config.get("device") == (4, {"tap": 2}) and config.get("fares") == (9, {"v": "local"})
+    assert config.apply_update(None, 4, [("device", {"tap": 2})]) == []  # a re-sent full list changes nothing
+    with pytest.raises(ListVersionError) as replay:
+        config.apply_update(3, 4, [("device", {"tap": 3})])
+    assert replay.value.stale
+    with pytest.raises(ListVersionError) as gap:
+        config.apply_update(5, 6, [("device", {"tap": 3})])
+    assert not gap.value.stale and gap.value.held == 4
+    with pytest.raises(ListVersionError) as old:
+        config.apply_update(None, 2, [])
+    assert old.value.stale
+    with pytest.raises(ListEntryError, match="given twice"):
+        config.apply_update(4, 5, [("a", {}), ("a", {})])
+    with pytest.raises(ListEntryError, match="JSON object"):
+        config.apply_update(4, 5, [("a", {}), ("b", [1])])  # type: ignore[list-item]
+    assert config.version == 4 and config.get("a") is None  # nothing of a refused update
+
+
 def test_config_and_loads_share_the_file_but_not_versions(store: ListStore) -> None:
     store.config.put("fares", 5, {})
     store.pending_loads.apply_full(2, [])

@@ -172,6 +172,16 @@ def test_nfcpy_errors_become_ours_and_the_reader_recovers(reader: NfcpyReader, e
     assert reader.read_block(4) == bytes(16)
 
 
+def test_a_selection_the_chip_did_not_acknowledge_is_sent_again(reader: NfcpyReader, emulator: Pn532Emulator) -> None:
+    emulator.ignore_commands(1)  # InListPassiveTarget lost on the line: nfcpy's 100 ms ACK wait runs out
+    assert reader.uid()
+    assert emulator.faults["ignored"] == 1
+    reader.authenticate(4, A, TRANSPORT_KEY)
+    emulator.ignore_commands(1)  # a card command is never sent twice (a value operation must not run twice)
+    with pytest.raises(ReaderTimeoutError, match="did not answer in time"):
+        reader.read_block(4)
+
+
 def test_an_unplugged_port_is_unavailable_until_it_comes_back(reader: NfcpyReader, emulator: Pn532Emulator) -> None:
     reader.uid()
     emulator.unplug()

@@ -1,5 +1,5 @@
 """The bike dock's GPIO relay and sensor (gpiozero's mock pins), the simulated
-devices' state across processes, and where the fare table comes from."""
+devices' state across processes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,7 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from device.config import load_config, render_config
-from device.lists import ListStore
-from validator.app import FARES_DOCUMENT, fare_table
 from validator.devices import DeviceError, GpioDock, SimCharger, SimDock
-from validator.fares import DEFAULT_FARES
 
 
 def test_gpio_dock_pulses_the_relay_until_the_bike_is_taken() -> None:
@@ -50,17 +46,3 @@ def test_simulated_devices_remember_their_state(tmp_path: Path) -> None:
     SimCharger(3, power_w=3600, clock=lambda: t0, state_path=tmp_path / "c.json").start(42)
     later = SimCharger(3, power_w=3600, clock=lambda: t0 + dt.timedelta(minutes=30), state_path=tmp_path / "c.json")
     assert later.stop().energy_wh == 1800
-
-
-def test_a_newer_fare_table_from_the_server_replaces_the_configs(tmp_path: Path) -> None:
-    (tmp_path / "v.keys").write_text("")
-    config_path = tmp_path / "bus.toml"
-    config_path.write_text(render_config(device_id=1, mode="bus", operator=1, location=1, reader="sim:c.mfd",
-                                         keys="v.keys", timezone="Europe/Madrid", data_dir="data",
-                                         fares=DEFAULT_FARES))
-    config = load_config(config_path, environ={})
-    with ListStore(tmp_path / "lists.sqlite3") as lists:
-        assert fare_table(config, lists).bus.fare.general == 150           # the config's, now stored
-        newer = {**DEFAULT_FARES, "version": 2, "bus": {**DEFAULT_FARES["bus"], "fare": {"general": 175}}}
-        lists.config.put(FARES_DOCUMENT, 2, newer)
-        assert fare_table(config, lists).bus.fare.general == 175           # the server's newer table wins

@@ -4,6 +4,8 @@ deny-list and list store: every outcome, journaled."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,7 @@ class Rig:
     journal: Journal
     denylist: DenyList
     lists: ListStore
+    data_dir: Path
 
     def tap(self, at: dt.datetime = T0):
         return self.engine.tap(card_timeout=0.05, at=at)
@@ -61,7 +64,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     lists = ListStore(tmp_path / "lists.sqlite3")
     engine = TapEngine(reader, KEYS.validator_subset(), BusPolicy(FARES.bus), journal, denylist,
                        lists.pending_loads, 7001, 1, 12, MADRID)
-    yield Rig(field, reader, engine, journal, denylist, lists)
+    yield Rig(field, reader, engine, journal, denylist, lists, tmp_path)
     journal.close()
     denylist.close()
     lists.close()
@@ -93,6 +96,34 @@ def test_a_blocked_card_is_refused_by_card_number_or_uid(rig: Rig) -> None:
     assert (result.decision, result.reason, result.details["block_reason"]) == (Decision.DENIED, Reason.BLOCKED, "lost")
     assert rig.balance(card) == 1000
     assert card.log[-1].command == "read_block"  # nothing written
+
+
+def test_the_deny_list_is_taken_up_again_while_no_card_comes(rig: Rig) -> None:
+    """Idle, the engine reloads a list the agent's process changed, so the
+    next rider does not wait for it."""
+    with DenyList(rig.data_dir / "denylist.sqlite3") as agents:
+        agents.apply_full(1, [DenyEntry(card_number=None, uid=UID, reason="lost")])
+    assert rig.denylist.version == 0
+    assert rig.tap().reason is Reason.NO_CARD
+    assert rig.denylist.version == 1
+    rig.field.place(issued_card(1000))
+    assert rig.tap().details["block_reason"] == "lost"
+
+
+def test_a_deny_list_that_cannot_be_read_again_is_logged_and_the_list_held_stays(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.denylist.apply_full(1, [DenyEntry(card_number=None, uid=UID, reason="lost")])
+    with DenyList(rig.data_dir / "denylist.sqlite3") as agents:
+        agents.apply_delta(1, 2, [DenyEntry(card_number=1, uid=None, reason="stolen")], [])
+    with sqlite3.connect(rig.data_dir / "denylist.sqlite3") as conn:
+        conn.execute("UPDATE base SET crc = crc + 1 WHERE space = 1")
+    rig.field.place(issued_card(1000))
+    with caplog.at_level(logging.ERROR, logger="validator.engine"):
+        result = rig.tap()
+    assert result.details["block_reason"] == "lost"
+    assert rig.denylist.version == 1
+    assert "the deny-list could not be read again" in caplog.text
+    assert any(record.exc_info for record in caplog.records)  # with its traceback
 
 
 def test_expired_and_wrong_kind(rig: Rig) -> None:

@@ -34,7 +34,7 @@ entries = st.builds(m.EntryRecord, counts, counts, text, st.sampled_from(["inten
                     st.none() | counts, ints, st.none() | ints, text, text, details)
 messages = st.one_of(
     st.builds(m.TxBatch, counts, text, st.lists(entries, max_size=5).map(tuple)),
-    st.builds(m.Ack, counts, text, st.lists(st.builds(m.AckedEntry, counts, counts), max_size=5).map(tuple)),
+    st.builds(m.Ack, counts, text, st.lists(st.builds(m.AckedRange, counts, counts, counts), max_size=5).map(tuple)),
     st.builds(m.Status, counts, st.booleans(), text, st.dictionaries(st.sampled_from(m.LIST_NAMES), counts), counts,
               counts),
     st.builds(m.ListRequest, counts, st.sampled_from(m.LIST_NAMES), counts, text),

@@ -12,9 +12,11 @@ from device.protocol.errors import MalformedMessageError, SignatureError
 from device.protocol.signing import (
     generate,
     load_private,
+    load_public,
     public_bytes,
     public_from_bytes,
     save_private,
+    save_public,
     sign,
     verify,
 )
@@ -54,3 +56,18 @@ def test_key_files_and_signatures(tmp_path: Path) -> None:
         load_private(tmp_path / "junk.key")
     with pytest.raises(SignatureError):
         public_from_bytes(b"short")
+
+
+def test_public_key_files(tmp_path: Path) -> None:
+    key = generate()
+    path = save_public(tmp_path / "server.pub", key)  # the public half of a private key
+    assert public_bytes(load_public(path)) == public_bytes(key.public_key())
+    save_public(tmp_path / "again.pub", key.public_key())
+    assert public_bytes(load_public(tmp_path / "again.pub")) == public_bytes(key.public_key())
+    with pytest.raises(FileExistsError):
+        save_public(path, generate())
+    with pytest.raises(SignatureError, match="not a readable"):
+        load_public(tmp_path / "missing.pub")
+    save_private(tmp_path / "private.key", key)
+    with pytest.raises(SignatureError, match="not a readable"):
+        load_public(tmp_path / "private.key")  # a private key is not a public key file

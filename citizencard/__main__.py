@@ -1,0 +1,5 @@
+"""``python -m citizencard``: the same as the ``citizencard`` command."""
+
+from .cli import main
+
+main()

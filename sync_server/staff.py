@@ -1,0 +1,128 @@
+"""The back office's staff users and their API tokens.
+
+A token is 32 random bytes (URL-safe base64), shown once when issued; the
+database keeps only its SHA-256, so a copy of the database holds no usable
+token. A request authenticates with ``Authorization: Bearer <token>``
+(:mod:`sync_server.web.auth`): the token's hash names the token, which must
+not be revoked, and its user, who must not be disabled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from .db.engine import writer
+from .db.models import STAFF_ROLES, ApiToken, StaffUser
+from .errors import DuplicateUserError, InvalidValueError, StoreError
+from .store import utc_now
+
+__all__ = ["STAFF_ROLES", "Staff", "StaffMember", "hash_token"]
+
+USERNAME_MAX = 64
+
+_USERS: Table = StaffUser.__table__  # type: ignore[assignment]
+_TOKENS: Table = ApiToken.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: int
+    username: str
+    role: str
+
+
+def hash_token(token: str) -> str:
+    """The SHA-256 of ``token`` (hex), as ``api_tokens.token_hash`` keeps it."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Staff:
+    """Staff users and API tokens over ``engine`` (migrated)."""
+
+    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
+        self._engine = engine
+        self._writer = writer(engine)
+        self._clock = clock
+
+    @contextmanager
+    def _write(self, doing: str) -> Iterator[Connection]:
+        try:
+            with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+
+    def add_user(self, username: str, role: str) -> StaffMember:
+        """Create a staff user with ``role`` (one of :data:`STAFF_ROLES`).
+
+        :raises InvalidValueError: for an empty or too long username, or an unknown role.
+        :raises DuplicateUserError: when the username is taken.
+        :raises StoreError: when the database fails.
+        """
+        if not isinstance(username, str) or not 0 < len(username) <= USERNAME_MAX or username != username.strip():
+            raise InvalidValueError(f"a username is 1 to {USERNAME_MAX} characters without surrounding spaces, "
+                                    f"got {username!r:.80}")
+        if role not in STAFF_ROLES:
+            raise InvalidValueError(f"unknown role {role!r:.40}: the roles are {', '.join(STAFF_ROLES)}")
+        try:
+            with self._write(f"adding user {username!r}") as conn:
+                user_id = conn.execute(_USERS.insert().values(
+                    username=username, role=role, created_at=self._clock(), disabled=False)
+                    .returning(_USERS.c.id)).scalar_one()
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise DuplicateUserError(f"a user named {username!r} exists already") from exc.__cause__
+            raise
+        return StaffMember(user_id, username, role)
+
+    def issue_token(self, user_id: int) -> str:
+        """A new API token for the user ``user_id``: returned once, kept only as its hash.
+
+        :raises InvalidValueError: when there is no such user.
+        :raises StoreError: when the database fails.
+        """
+        token = secrets.token_urlsafe(32)
+        with self._write(f"issuing a token for user {user_id}") as conn:
+            if conn.execute(select(_USERS.c.id).where(_USERS.c.id == user_id)).first() is None:
+                raise InvalidValueError(f"no staff user with id {user_id}")
+            conn.execute(_TOKENS.insert().values(user_id=user_id, token_hash=hash_token(token),
+                                                 created_at=self._clock(), revoked=False))
+        return token
+
+    def revoke_token(self, token: str) -> bool:
+        """Revoke ``token``; whether it was a token not revoked yet.
+
+        :raises StoreError: when the database fails.
+        """
+        with self._write("revoking a token") as conn:
+            return conn.execute(update(_TOKENS).where((_TOKENS.c.token_hash == hash_token(token))
+                                                      & _TOKENS.c.revoked.is_(False))
+                                .values(revoked=True)).rowcount == 1
+
+    def authenticate(self, token: str) -> StaffMember | None:
+        """The user of ``token`` (its ``last_used_at`` set to now), or ``None``
+        for a token unknown or revoked, or of a disabled user.
+
+        :raises StoreError: when the database fails.
+        """
+        digest = hash_token(token)
+        with self._write("authenticating") as conn:
+            row = conn.execute(
+                select(_TOKENS.c.id, _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.role)
+                .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+                .where((_TOKENS.c.token_hash == digest) & _TOKENS.c.revoked.is_(False)
+                       & _USERS.c.disabled.is_(False))).first()
+            if row is None:
+                return None
+            conn.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=self._clock()))
+        return StaffMember(row.user_id, row.username, row.role)
