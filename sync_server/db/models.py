@@ -27,12 +27,38 @@ Lists sent down to devices (versions start at 0, each change +1)::
 
 And ``rejections``: every message ingest refused, for the back office.
 
-Staff of the back office and their API tokens::
+Staff of the back office, their API tokens and page sessions::
 
-    staff_users           one row per person or machine using the API: a unique username and one role
-                          (:data:`STAFF_ROLES`); ``disabled`` users are refused
+    staff_users           one row per person or machine using the back office: a unique username, one role
+                          (:data:`STAFF_ROLES`), the scrypt hash of the password of those who sign in to the
+                          staff pages; ``disabled`` users are refused
     api_tokens            the SHA-256 of each API token (the token itself is shown once, never stored),
                           its user, when it was issued and last used, and whether it was revoked
+    staff_sessions        a signed-in browser: the SHA-256 of its session id, its CSRF token, when it
+                          started, was last used and expires (idle and absolute limits)
+    idempotency_keys      the response of each money-moving call, per user and Idempotency-Key, so a
+                          retried request returns the first answer instead of moving money twice
+    audit_log             every staff (and automatic) action: who, when, what, on what, with details
+
+The registry (who holds which card, what it may do)::
+
+    operators             the companies that run services (``devices.operator`` and contracts name them)
+    services              what riders use (bus, bike, ev, ...): ``devices.mode`` names the service
+    holders               citizens and companies holding cards (tourist cards may have none)
+    cards                 every card issued: UID, holder, kind, fare profile, state (:data:`CARD_STATES`),
+                          expiry, and the card it replaced / was replaced by
+    card_events           each card's history: issued, state changes, replaced, balance moved
+    card_contracts        the contracts (passes, bike and EV subscriptions) issued on a card
+    applications          requests for a new card, a duplicate, a renewal or a tourist card, and their
+                          review (:data:`APPLICATION_STATUSES`)
+    load_orders           top-ups bought online, at a kiosk or at the office: pending until a device
+                          applies them to the card (the sync ``loads`` list carries the pending ones)
+
+Settlement with the operators::
+
+    settlements           a closed settlement of an operator's period (immutable): its cut-off, totals and
+                          the SHA-256 of its lines, so a recomputation can prove it reproducible
+    settlement_lines      per service and transaction kind: count and amount
 
 Card numbers are :class:`~sync_server.db.types.UnsignedBigInt`; times are
 aware UTC (:class:`~sync_server.db.types.UtcDateTime`); constraint names
@@ -48,6 +74,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -70,7 +97,26 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ANOMALY_KINDS = ("counter_back", "balance_above_shadow", "repeated_counter")
+ANOMALY_KINDS = ("counter_back", "balance_above_shadow", "repeated_counter", "integrity_failures")
+
+ANOMALY_STATUSES = ("open", "confirmed", "dismissed")
+"""An anomaly is ``open`` until staff review it: ``confirmed`` (fraud or a fault) or ``dismissed``."""
+
+CARD_KINDS = ("citizen", "tourist", "company")
+"""``card_layout.records.identity.CardKind`` names, lower case."""
+
+FARE_PROFILES = ("general", "child", "student", "senior", "social", "disability", "unemployed", "large_family")
+"""``card_layout.records.identity.FareProfile`` names, lower case."""
+
+CARD_STATES = ("active", "blocked", "suspended", "expired", "replaced")
+"""``blocked`` and ``replaced`` cards are on the deny-list; ``suspended`` ones too, until resumed."""
+
+APPLICATION_KINDS = ("new", "duplicate", "renewal", "tourist")
+
+APPLICATION_STATUSES = ("pending", "approved", "rejected", "issued", "cancelled")
+"""``pending`` -> ``approved`` | ``rejected``; ``approved`` -> ``issued`` (at the issuance point) | ``cancelled``."""
+
+LOAD_CHANNELS = ("online", "kiosk", "office")
 
 ENTRY_STATES = ("intent", "done", "aborted")
 """Journal entry states (``device.journal.EntryState``); only ``done`` entries move money."""
@@ -117,6 +163,7 @@ class Transaction(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "seq"),
         Index(None, "card_number", "counter_after"),
+        Index(None, "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
@@ -158,7 +205,9 @@ class Anomaly(Base):
         UniqueConstraint("kind", "device_id", "seq"),
         ForeignKeyConstraint(["device_id", "seq"], ["transactions.device_id", "transactions.seq"]),
         CheckConstraint(f"kind IN {ANOMALY_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {ANOMALY_STATUSES!r}", name="status"),
         Index(None, "card_number"),
+        Index(None, "status"),
     )
 
     id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
@@ -168,6 +217,10 @@ class Anomaly(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     detail: Mapped[str] = mapped_column(Text)
     detected_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    review_note: Mapped[str | None] = mapped_column(Text)
 
 
 class ListVersion(Base):
@@ -256,6 +309,8 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: API tokens only, no sign-in
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiToken(Base):
@@ -269,3 +324,209 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StaffSession(Base):
+    """A browser signed in to the staff pages, named by the SHA-256 (hex) of its session id."""
+
+    __tablename__ = "staff_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class IdempotencyKey(Base):
+    """The first response to a money-moving call with an ``Idempotency-Key``.
+    ``fingerprint`` is the SHA-256 of the method, path and body: the same key
+    with another request is refused, not answered with the first response."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("staff_users.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JsonText)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class AuditEntry(Base):
+    """One action of a staff member (``actor`` their username) or of the
+    system itself (``actor`` ``system:<part>``, e.g. the reconciliation policy)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "target"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(64))  # "card:1234", "application:7", "settlement:3", ...
+    details: Mapped[dict[str, Any]] = mapped_column(JsonText)
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 0..255 as on the card
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Service(Base):
+    __tablename__ = "services"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # the devices' mode: bus, bike, ev, ...
+    name: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Holder(Base):
+    __tablename__ = "holders"
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)  # the card's holder field
+    name: Mapped[str] = mapped_column(String(200))
+    document_id: Mapped[str | None] = mapped_column(String(32), unique=True)  # national ID, passport, tax ID
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Card(Base):
+    __tablename__ = "cards"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CARD_KINDS!r}", name="kind"),
+        CheckConstraint(f"profile IN {FARE_PROFILES!r}", name="profile"),
+        CheckConstraint(f"state IN {CARD_STATES!r}", name="state"),
+    )
+
+    card_number: Mapped[int] = mapped_column(UnsignedBigInt, primary_key=True, autoincrement=False)
+    uid: Mapped[bytes] = mapped_column(LargeBinary(7), unique=True)
+    holder_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("holders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    state_changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    issued_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_on: Mapped[dt.date] = mapped_column(Date)
+    initial_balance_cents: Mapped[int] = mapped_column(BigInteger)
+    application_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("applications.id"))
+    replaces: Mapped[int | None] = mapped_column(UnsignedBigInt)     # the card this one replaced
+    replaced_by: Mapped[int | None] = mapped_column(UnsignedBigInt)  # the card that replaced this one
+
+
+class CardEvent(Base):
+    __tablename__ = "card_events"
+    __table_args__ = (Index(None, "card_number", "id"),)
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    card_number: Mapped[int] = mapped_column(UnsignedBigInt)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    event: Mapped[str] = mapped_column(String(32))  # issued, state, replaced, balance_moved, ...
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+
+
+class CardContract(Base):
+    __tablename__ = "card_contracts"
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    card_number: Mapped[int] = mapped_column(UnsignedBigInt, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # card_layout ContractKind name, lower case
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    operator: Mapped[int] = mapped_column(Integer)
+    product: Mapped[int] = mapped_column(Integer)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {APPLICATION_KINDS!r}", name="kind"),
+        CheckConstraint(f"status IN {APPLICATION_STATUSES!r}", name="status"),
+        CheckConstraint(f"card_kind IN {CARD_KINDS!r}", name="card_kind"),
+        CheckConstraint(f"profile IN {FARE_PROFILES!r}", name="profile"),
+        Index(None, "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    holder_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("holders.id"), index=True)
+    card_kind: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[str] = mapped_column(String(16))
+    replaces_card: Mapped[int | None] = mapped_column(UnsignedBigInt)  # duplicate, renewal
+    balance_cents: Mapped[int] = mapped_column(BigInteger, default=0)  # bought with a tourist card
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    submitted_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    card_number: Mapped[int | None] = mapped_column(UnsignedBigInt)  # once issued
+
+
+class LoadOrder(Base):
+    """A top-up paid for off the card; ``load_seq`` is its number in the
+    card's pending-load sequence. ``applied_*`` are set when ingest sees the
+    device's transaction that credited it."""
+
+    __tablename__ = "load_orders"
+    __table_args__ = (
+        UniqueConstraint("card_number", "load_seq"),
+        CheckConstraint(f"channel IN {LOAD_CHANNELS!r}", name="channel"),
+        CheckConstraint("amount_cents > 0", name="amount"),
+    )
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    card_number: Mapped[int] = mapped_column(UnsignedBigInt)
+    load_seq: Mapped[int] = mapped_column(Integer)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    applied_device: Mapped[int | None] = mapped_column(BigInteger)
+    applied_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Settlement(Base):
+    """A closed settlement: the ``done`` transactions of ``operator_id``'s
+    devices created in [period_start, period_end) and received in
+    (received_after, cutoff] (``received_after`` is null for the first
+    settlement of a period, the previous cut-off for a later adjustment)."""
+
+    __tablename__ = "settlements"
+    __table_args__ = (Index(None, "operator_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
+    operator_id: Mapped[int] = mapped_column(Integer, ForeignKey("operators.id"))
+    period_start: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    period_end: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    received_after: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    cutoff: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str] = mapped_column(String(64))
+    transaction_count: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class SettlementLine(Base):
+    __tablename__ = "settlement_lines"
+
+    settlement_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("settlements.id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    transaction_count: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)

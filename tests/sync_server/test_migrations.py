@@ -45,7 +45,7 @@ def test_the_comparison_sees_a_difference(raw_engine: Engine) -> None:
     for table in Base.metadata.sorted_tables:
         table.to_metadata(changed)
     changed.tables["devices"].append_column(sa.Column("firmware", sa.Text()))
-    sa.Table("holders", changed, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table("not_made_by_migrations", changed, sa.Column("id", sa.Integer, primary_key=True))
     found = {diff[0] for diff in differences(raw_engine, changed) if isinstance(diff, tuple)}
     assert found == {"add_column", "add_table"}
 
