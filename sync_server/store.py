@@ -300,9 +300,25 @@ class SyncStore:
         )
 
     @contextmanager
-    def _write(self, doing: str) -> Iterator[Connection]:
+    def transaction(self, doing: str) -> Iterator[Connection]:
+        """One read-write transaction for work of several parts (a card's
+        state and its deny-list entry, a duplicate and its balance): pass the
+        connection as ``within=`` to the list changes (:meth:`block_many`,
+        :meth:`unblock`, :meth:`add_load`) so they commit or roll back with it.
+
+        :raises StoreError: when the database fails (``doing`` says what was being done).
+        """
+        with self._write(doing) as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self, doing: str, within: Connection | None = None) -> Iterator[Connection]:
         """One read-write transaction (``BEGIN IMMEDIATE`` on SQLite),
-        committed when the block ends, rolled back on any exception."""
+        committed when the block ends, rolled back on any exception; or, with
+        ``within``, that caller's transaction."""
+        if within is not None:
+            yield within
+            return
         try:
             with self._writer.begin() as conn:
                 yield conn
@@ -664,7 +680,8 @@ class SyncStore:
 
     # -- lists: changes -------------------------------------------------------------------------------
 
-    def block(self, *, card_number: int | None = None, uid: bytes | None = None, reason: str) -> int:
+    def block(self, *, card_number: int | None = None, uid: bytes | None = None, reason: str,
+              within: Connection | None = None) -> int:
         """Deny ``card_number``, ``uid`` or both, shown to the rider as ``reason``.
 
         :returns: the deny-list version that holds the block (the current one
@@ -673,9 +690,10 @@ class SyncStore:
             bits, a UID not 4 or 7 bytes, or an empty reason.
         :raises StoreError: when the database fails.
         """
-        return self.block_many([(card_number, uid, reason)])
+        return self.block_many([(card_number, uid, reason)], within=within)
 
-    def block_many(self, blocks: Iterable[tuple[int | None, bytes | None, str]]) -> int:
+    def block_many(self, blocks: Iterable[tuple[int | None, bytes | None, str]], *,
+                   within: Connection | None = None) -> int:
         """Deny each ``(card_number, uid, reason)`` of ``blocks`` in one
         transaction and one new version (a list taken over from another
         system, a batch of cards reported stolen).
@@ -690,7 +708,7 @@ class SyncStore:
             if not reason:
                 raise InvalidValueError("a block needs a reason (it is shown to the rider)")
         now = self._now()
-        with self._write("blocking") as conn:
+        with self._write("blocking", within) as conn:
             changes = []
             for entry in entries:
                 changed = False
@@ -709,7 +727,8 @@ class SyncStore:
                 return self._version(conn, "denylist")
             return self._change(conn, "denylist", changes)
 
-    def unblock(self, *, card_number: int | None = None, uid: bytes | None = None) -> int:
+    def unblock(self, *, card_number: int | None = None, uid: bytes | None = None,
+                within: Connection | None = None) -> int:
         """Deny ``card_number``, ``uid`` (or both) no more.
 
         :returns: the deny-list version without them (the current one when
@@ -718,7 +737,7 @@ class SyncStore:
         :raises StoreError: when the database fails.
         """
         entry = _deny_entry(card_number, uid, "")
-        with self._write("unblocking") as conn:
+        with self._write("unblocking", within) as conn:
             removed = 0
             for column, value in _deny_keys(entry):
                 removed += conn.execute(delete(_DENY).where(_DENY.c[column] == value)).rowcount
@@ -726,7 +745,8 @@ class SyncStore:
                 return self._version(conn, "denylist")
             return self._change(conn, "denylist", [("remove", items.deny_removal_to_item(card_number, uid))])
 
-    def add_load(self, card_number: int, amount_cents: int, purse_key_b: bytes) -> tuple[int, int]:
+    def add_load(self, card_number: int, amount_cents: int, purse_key_b: bytes, *,
+                 within: Connection | None = None) -> tuple[int, int]:
         """Queue a top-up of ``amount_cents`` for ``card_number``'s next tap;
         ``purse_key_b`` is that card's diversified purse key B (6 bytes).
 
@@ -741,7 +761,7 @@ class SyncStore:
             PendingLoad(card_number, 1, amount_cents, purse_key_b, now)  # the device's checks, before anything
         except ValueError as exc:  # device.errors.ListEntryError
             raise InvalidValueError(str(exc)) from exc
-        with self._write(f"adding a load for card {card_number}") as conn:
+        with self._write(f"adding a load for card {card_number}", within) as conn:
             stmt = self._insert(_LOAD_SEQS).values(card_number=card_number, last_load_seq=1)
             load_seq = conn.scalar(stmt.on_conflict_do_update(
                 index_elements=[_LOAD_SEQS.c.card_number],

@@ -20,6 +20,7 @@ from ..errors import ServerConfigError
 from .api import bp as api_blueprint
 from .errors import register_error_handlers
 from .extensions import database
+from .openapi import bp as openapi_blueprint
 
 CONFIG_ENV = "CITIZENCARD_SERVER_CONFIG"
 """The environment variable naming the server's TOML file."""
@@ -46,5 +47,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     database.init_app(app)
     register_error_handlers(app)
-    app.register_blueprint(api_blueprint)
+    for blueprint in (api_blueprint, openapi_blueprint):
+        app.register_blueprint(blueprint)
     return app

