@@ -187,8 +187,11 @@ class LocalBroker:
         self.config_path.write_text(self.config_text())
         stderr = (self.workdir / "mosquitto.stderr").open("ab")
         try:
+            # A process group of its own: a terminal's Ctrl-C is for the parent, which stops the broker
+            # itself once its clients have flushed; the parent-death signal covers the parent's end.
             self._process = subprocess.Popen([executable, "-c", str(self.config_path)], stdin=subprocess.DEVNULL,
-                                             stdout=stderr, stderr=stderr, preexec_fn=_die_with_parent)
+                                             stdout=stderr, stderr=stderr, preexec_fn=_die_with_parent,
+                                             process_group=0)
         finally:
             stderr.close()
         deadline = time.monotonic() + START_TIMEOUT

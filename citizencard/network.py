@@ -89,7 +89,7 @@ class CityNetwork:
         store = self._stack.enter_context(open_store(config))
         self.worker = worker = IngestWorker(store, config.broker, self.client_id,
                                             load_private(config.signing_key), group=config.group,
-                                            list_poll=config.list_poll)
+                                            list_poll=config.list_poll, policy=config.policy)
 
         def main() -> None:
             try:

@@ -19,6 +19,17 @@ checked in full at start. Described in docs/configuration.md::
     group = 64                              # messages committed in one database transaction
     list_poll = 0.2                         # seconds between checks for list changes to broadcast
 
+    [reconciliation]
+    auto_block = ["counter_back", "balance_above_shadow", "repeated_counter", "integrity_failures",
+                  "replaced_card_used"]
+                                            # anomaly kinds whose card is blocked at once ([]: none)
+    integrity_failures = 3                  # integrity-failure denials of one card before it is flagged
+
+    [web]
+    session_idle_minutes = 30               # a staff page session unused this long ends
+    session_lifetime_hours = 12             # and any session ends this long after sign-in
+    secure_cookies = false                  # true behind HTTPS: the session cookie is sent over TLS only
+
 Relative paths, and the file of a relative ``sqlite:///`` URL, are relative
 to the directory of the config file.
 """
@@ -35,8 +46,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .db.models import ANOMALY_KINDS
 from .errors import ServerConfigError
 from .mqtt import BrokerSettings
+from .reconciliation import Policy
 
 ENV_PREFIX = "CITIZENCARD_"
 
@@ -47,7 +60,26 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "broker": {"host": ("string", "127.0.0.1"), "port": ("port", 8883), "ca": ("optional path", ""),
                "cert": ("optional path", ""), "key": ("optional path", "")},
     "ingest": {"client_id": ("optional string", ""), "group": ("group", 64), "list_poll": ("seconds", 0.2)},
+    "reconciliation": {"auto_block": ("anomaly kinds", list(ANOMALY_KINDS)), "integrity_failures": ("count", 3)},
+    "web": {"session_idle_minutes": ("count", 30), "session_lifetime_hours": ("count", 12),
+            "secure_cookies": ("flag", False)},
 }
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The staff pages' sessions: idle and absolute limits; ``secure_cookies``
+    behind HTTPS (a TLS-terminating proxy in front of the app)."""
+
+    session_idle_minutes: int
+    session_lifetime_hours: int
+    secure_cookies: bool
+
+    def flask_config(self) -> dict[str, object]:
+        """The Flask settings of :mod:`sync_server.web.pages` these stand for."""
+        return {"STAFF_SESSION_IDLE_MINUTES": self.session_idle_minutes,
+                "STAFF_SESSION_LIFETIME_HOURS": self.session_lifetime_hours,
+                "STAFF_SECURE_COOKIES": self.secure_cookies}
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,8 @@ class ServerConfig:
     client_id: str
     group: int
     list_poll: float
+    policy: Policy
+    web: WebSettings
     source: Path
 
 
@@ -94,6 +128,25 @@ class _Checker:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
                 raise self.fail(where, f"{value!r} is not an integer in 1..{high}")
             return value
+        if kind == "flag":
+            if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+                return value.strip().lower() in ("true", "1")  # from the environment
+            if not isinstance(value, bool):
+                raise self.fail(where, f"{value!r} is not true or false")
+            return value
+        if kind == "count":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+                raise self.fail(where, f"{value!r} is not an integer in 1..1000")
+            return value
+        if kind == "anomaly kinds":
+            if isinstance(value, str):  # from the environment: comma-separated
+                value = [part.strip() for part in value.split(",") if part.strip()]
+            if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+                raise self.fail(where, f"{value!r} is not a list of anomaly kinds")
+            unknown = sorted(set(value) - set(ANOMALY_KINDS))
+            if unknown:
+                raise self.fail(where, f"unknown anomaly kinds {unknown} (known: {', '.join(ANOMALY_KINDS)})")
+            return frozenset(value)
         if kind == "seconds":
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
                     or not 0 < value <= 600:
@@ -151,7 +204,7 @@ def load_server_config(path: os.PathLike[str] | str, environ: Mapping[str, str] 
             if environ.get(variable, "").strip():
                 text = environ[variable]
                 try:
-                    value = {"port": int, "group": int, "seconds": float}.get(kind, str)(text)
+                    value = {"port": int, "group": int, "count": int, "seconds": float}.get(kind, str)(text)
                 except ValueError:
                     raise checker.fail(f"{variable}", f"{text!r} is not a {kind}") from None
             values[table][key] = checker.value(table, key, kind, value)
@@ -171,5 +224,8 @@ def load_server_config(path: os.PathLike[str] | str, environ: Mapping[str, str] 
         client_id=ingest["client_id"] or f"ingest-{socket.gethostname()}-{os.getpid()}",
         group=ingest["group"],
         list_poll=ingest["list_poll"],
+        policy=Policy(auto_block=values["reconciliation"]["auto_block"],
+                      integrity_failures=values["reconciliation"]["integrity_failures"]),
+        web=WebSettings(**values["web"]),
         source=source,
     )

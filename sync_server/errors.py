@@ -88,6 +88,68 @@ class InvalidValueError(StoreError, ValueError):
     Nothing was written."""
 
 
+class NotFoundError(StoreError, LookupError):
+    """No such record (a card, holder, application, load order, anomaly...);
+    the message names it. The API answers 404."""
+
+
+class UnknownCardError(NotFoundError):
+    """The registry holds no card with that number (or UID)."""
+
+
+class StateConflictError(StoreError):
+    """The record is not in a state that allows this (a top-up for a blocked
+    card, a decision on an application decided already); nothing was written.
+    The API answers 409."""
+
+
+class CardStateError(StateConflictError):
+    """The card's state does not allow this."""
+
+
+class UnknownHolderError(NotFoundError):
+    """The registry holds no card holder with that id."""
+
+
+class UnknownApplicationError(NotFoundError):
+    """No card application has that id."""
+
+
+class ApplicationStateError(StateConflictError):
+    """The application's status does not allow this (approving one decided
+    already, issuing one not approved, issuing one issued to another UID)."""
+
+
+class DuplicateHolderError(StateConflictError):
+    """A holder with that document id is registered already (document ids are unique)."""
+
+
+class UidInUseError(StateConflictError):
+    """A card with that UID is registered already (a UID names one card)."""
+
+
+class UnknownOperatorError(NotFoundError):
+    """No operator has that id."""
+
+
+class UnknownSettlementError(NotFoundError):
+    """No settlement has that id."""
+
+
+class DuplicateOperatorError(StateConflictError):
+    """An operator with that id or name exists already."""
+
+
+class DuplicateServiceError(StateConflictError):
+    """A service with that code exists already."""
+
+
+class SettlementOverlapError(StateConflictError):
+    """A first settlement whose period overlaps a settled period of the same
+    operator other than exactly (those are settled by adjustments), or an
+    adjustment whose cut-off is not after the previous one."""
+
+
 class UnknownListError(InvalidValueError):
     """A list name other than the server's lists (``denylist``, ``loads``, ``config``)."""
 

@@ -65,7 +65,8 @@ from device.sync.connection import Connected, Disconnected, Event, MqttLink, Pub
 
 from .errors import BatchRejectedError, IngestError, StoreError
 from .mqtt import BrokerSettings, tls_context
-from .store import SyncStore, utc_now
+from .reconciliation import BLOCK_REASON, Policy, Reconciliation
+from .store import IngestResult, SyncStore, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class IngestCounters:
     duplicates: int = 0
     anomalies: int = 0
     acks_sent: int = 0
+    auto_blocked: int = 0
     statuses: int = 0
     lists_sent: int = 0
     commits: int = 0
@@ -105,12 +107,15 @@ class IngestWorker:
 
     :param group: most messages committed in one database transaction.
     :param list_poll: seconds between checks for list changes to broadcast.
+    :param policy: the reconciliation policy applied to the anomalies ingest flags.
     :raises IngestError: when the TLS files cannot be used.
     """
 
     def __init__(self, store: SyncStore, broker: BrokerSettings, client_id: str, server_key: Ed25519PrivateKey, *,
-                 group: int = 64, list_poll: float = 0.2, clock: Callable[[], datetime] = utc_now) -> None:
+                 group: int = 64, list_poll: float = 0.2, clock: Callable[[], datetime] = utc_now,
+                 policy: Policy | None = None) -> None:
         self.store = store
+        self.reconciliation = Reconciliation(store, policy)
         self.broker = broker
         self.server_key = server_key
         self.group = group
@@ -138,6 +143,7 @@ class IngestWorker:
         """
         self._reload_keys(force=True)
         self._published_versions = self.store.list_versions()
+        self._reconcile()  # blocks a worker killed after its commit did not get to
         try:
             self.link.open()
         except SyncConnectionError as exc:
@@ -249,12 +255,25 @@ class IngestWorker:
         counters.upgraded += result.upgraded
         counters.duplicates += result.duplicates
         counters.anomalies += result.anomalies
+        self._reconcile(result)
         committed_at = self.clock().isoformat()
         for device_id, pairs in result.acks.items():
             ack = Ack(device_id=device_id, committed_at=committed_at,
                       acks=ack_ranges(pairs))
             self._publish(topics.ack_topic(device_id), ack)
             counters.acks_sent += 1
+
+    def _reconcile(self, result: IngestResult | None = None) -> None:
+        # After the commit, in a transaction of its own: a failure here loses no transaction, and
+        # the next commit that flags something or the next start enforces what was missed.
+        try:
+            blocked = self.reconciliation.enforce() if result is None else self.reconciliation.after_ingest(result)
+        except StoreError:
+            log.exception("could not apply the reconciliation policy; it is applied again at the next anomaly")
+            return
+        if blocked:
+            self.counters.auto_blocked += blocked
+            log.warning("the reconciliation policy blocked %d card(s) (reason %r)", blocked, BLOCK_REASON)
 
     # -- lists ------------------------------------------------------------------------------------------
 

@@ -5,6 +5,11 @@ database keeps only its SHA-256, so a copy of the database holds no usable
 token. A request authenticates with ``Authorization: Bearer <token>``
 (:mod:`sync_server.web.auth`): the token's hash names the token, which must
 not be revoked, and its user, who must not be disabled.
+
+Users who sign in to the staff pages also have a password
+(:meth:`Staff.set_password`), kept as its scrypt hash
+(:mod:`sync_server.passwords`); :meth:`Staff.verify` checks it. Users without
+one use the API only.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from . import passwords
 from .db.engine import writer
-from .db.models import STAFF_ROLES, ApiToken, StaffUser
+from .db.models import STAFF_ROLES, ApiToken, StaffSession, StaffUser
 from .errors import DuplicateUserError, InvalidValueError, StoreError
 from .store import utc_now
 
@@ -31,6 +37,7 @@ USERNAME_MAX = 64
 
 _USERS: Table = StaffUser.__table__  # type: ignore[assignment]
 _TOKENS: Table = ApiToken.__table__  # type: ignore[assignment]
+_SESSIONS: Table = StaffSession.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -126,3 +133,50 @@ class Staff:
                 return None
             conn.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=self._clock()))
         return StaffMember(row.user_id, row.username, row.role)
+
+    def set_password(self, username: str, password: str) -> StaffMember:
+        """Set (or change) the password ``username`` signs in to the staff
+        pages with; the user's page sessions end, so a browser signed in with
+        the old password is signed out.
+
+        :raises InvalidValueError: for a password too short, too long or blank
+            (:func:`sync_server.passwords.check_password`), or an unknown user.
+        :raises StoreError: when the database fails.
+        """
+        encoded = passwords.hash_password(password)
+        with self._write(f"setting the password of {username!r}") as conn:
+            row = conn.execute(select(_USERS.c.id, _USERS.c.role).where(_USERS.c.username == username)).first()
+            if row is None:
+                raise InvalidValueError(f"no staff user named {username!r:.80}")
+            conn.execute(update(_USERS).where(_USERS.c.id == row.id)
+                         .values(password_hash=encoded, password_changed_at=self._clock()))
+            conn.execute(delete(_SESSIONS).where(_SESSIONS.c.user_id == row.id))
+        return StaffMember(row.id, username, row.role)
+
+    def verify(self, username: str, password: str) -> StaffMember | None:
+        """The user ``username`` if ``password`` is theirs, else ``None`` (an
+        unknown or disabled user, one without a password, a wrong password:
+        all take about the time of one password check). A hash made with
+        older parameters is replaced by one of today's.
+
+        :raises StoreError: when the database fails.
+        """
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(_USERS.c.id, _USERS.c.role, _USERS.c.password_hash)
+                                   .where((_USERS.c.username == username) & _USERS.c.disabled.is_(False))).first()
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"signing in: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+        if row is None or row.password_hash is None:
+            passwords.spend_verify_time(password)
+            return None
+        if not passwords.verify(password, row.password_hash):
+            return None
+        if passwords.needs_rehash(row.password_hash):
+            with self._write(f"rehashing the password of {username!r}") as conn:
+                # Only if unchanged since read: a password set meanwhile wins.
+                conn.execute(update(_USERS).where((_USERS.c.id == row.id)
+                                                  & (_USERS.c.password_hash == row.password_hash))
+                             .values(password_hash=passwords.hash_password(password, check=False)))
+        return StaffMember(row.id, username, row.role)

@@ -97,6 +97,7 @@ from device.lists import PendingLoad
 from device.protocol import items
 from device.protocol.messages import LIST_NAMES, EntryRecord, ListUpdate, Status, TxBatch, to_body
 
+from . import list_changes
 from .db import models
 from .db.bulk import PreparedExecutemany, TupleRelation
 from .db.engine import writer
@@ -112,6 +113,7 @@ from .errors import (
     UnknownDeviceError,
     UnknownListError,
 )
+from .loads import applied_loads, record_applied
 
 PUBLIC_KEY_SIZE = 32
 """Bytes of a raw Ed25519 public key."""
@@ -151,6 +153,12 @@ class IngestResult:
     """Entries that changed nothing (held at that revision or a higher one already)."""
     anomalies: int
     """Anomalies flagged by this call."""
+    integrity_uids: frozenset[bytes] = frozenset()
+    """UIDs of the cards new entries denied for an integrity failure (forged,
+    tampered or foreign): :mod:`sync_server.reconciliation` counts them."""
+    paying_cards: frozenset[int] = frozenset()
+    """Cards whose balance new completed entries moved: reconciliation checks
+    none of them had been replaced (its money moved to the duplicate)."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +206,6 @@ _DEVICE_LISTS: Table = models.DeviceListVersion.__table__  # type: ignore[assign
 _TX: Table = models.Transaction.__table__  # type: ignore[assignment]
 _SHADOWS: Table = models.CardShadow.__table__  # type: ignore[assignment]
 _ANOMALIES: Table = models.Anomaly.__table__  # type: ignore[assignment]
-_VERSIONS: Table = models.ListVersion.__table__  # type: ignore[assignment]
 _CHANGES: Table = models.ListChange.__table__  # type: ignore[assignment]
 _DENY: Table = models.DenyEntry.__table__  # type: ignore[assignment]
 _LOADS: Table = models.PendingLoad.__table__  # type: ignore[assignment]
@@ -213,9 +220,12 @@ _ENTRY_COLUMNS = ("rev", "kind", "state", "created_at", "uid", "card_number", "c
 _ENTRY_PARAMS = ("device_id", "seq", "rev", "kind", "state", "created_at", "uid", "card_number", "counter_before",
                  "counter_after", "amount_cents", "balance_cents", "decision", "reason", "details_json",
                  "received_at")
-_DEVICE, _SEQ, _REV, _STATE, _CARD, _BEFORE, _COUNTER, _AMOUNT, _BALANCE = (
-    _ENTRY_PARAMS.index(name) for name in ("device_id", "seq", "rev", "state", "card_number", "counter_before",
-                                           "counter_after", "amount_cents", "balance_cents"))
+_DEVICE, _SEQ, _REV, _KIND, _STATE, _UID, _CARD, _BEFORE, _COUNTER, _AMOUNT, _BALANCE, _REASON, _DETAILS = (
+    _ENTRY_PARAMS.index(name) for name in ("device_id", "seq", "rev", "kind", "state", "uid", "card_number",
+                                           "counter_before", "counter_after", "amount_cents", "balance_cents",
+                                           "reason", "details_json"))
+INTEGRITY_FAILURE = "integrity_failure"
+"""The reason of a validator's denial of a forged, tampered or foreign card (``validator.outcome.Reason``)."""
 _SHADOW_PARAMS = ("card_number", "counter", "balance_cents", "updated_at")
 
 
@@ -333,6 +343,13 @@ class SyncStore:
                 yield conn
         except SQLAlchemyError as exc:
             raise _store_error(doing, exc) from exc
+
+    def now(self) -> dt.datetime:
+        """The current time of the store's clock (aware, UTC).
+
+        :raises InvalidValueError: when the clock gives a naive time.
+        """
+        return self._now()
 
     def _now(self) -> dt.datetime:
         now = self._clock()
@@ -464,7 +481,7 @@ class SyncStore:
         :raises StoreError: when the database fails.
         """
         with self._read("reading list versions") as conn:
-            return {name: self._version(conn, name) for name in LIST_NAMES}
+            return {name: list_changes.current_version(conn, name) for name in LIST_NAMES}
 
     def record_rejection(self, topic: str, device_id: int | None, error: Exception) -> None:
         """Keep a refused message for the back office: when, its topic, the
@@ -538,8 +555,17 @@ class SyncStore:
             if moved:
                 self._update_shadows(conn, moved, received_at)
                 flagged = self._flag(conn, found, now)
+            collected = [(from_signed(row[_CARD]), row[_DEVICE], row[_SEQ], row[_DETAILS]) for row in written
+                         if row[_KIND] == "load" and row[_STATE] == _DONE and row[_CARD] is not None]
+            if collected:
+                record_applied(conn, applied_loads(collected), now)
         inserted = len(written) - upgraded
-        return IngestResult(acks, inserted, upgraded, received - inserted - upgraded, flagged)
+        integrity_uids = frozenset(row[_UID] for row in written
+                                   if row[_REASON] == INTEGRITY_FAILURE and row[_UID] is not None)
+        paying_cards = frozenset(from_signed(row[_CARD]) for row in written
+                                 if row[_STATE] == _DONE and row[_AMOUNT] and row[_CARD] is not None)
+        return IngestResult(acks, inserted, upgraded, received - inserted - upgraded, flagged, integrity_uids,
+                            paying_cards)
 
     def _devices_last_seq(self, conn: Connection, first_batch: Mapping[int, int]) -> dict[int, int]:
         """Each device's highest sequence number stored before this call (0:
@@ -724,8 +750,8 @@ class SyncStore:
                 if changed:
                     changes.append(("add", items.deny_entry_to_item(entry)))
             if not changes:
-                return self._version(conn, "denylist")
-            return self._change(conn, "denylist", changes)
+                return list_changes.current_version(conn, "denylist")
+            return list_changes.next_version(conn, "denylist", changes)
 
     def unblock(self, *, card_number: int | None = None, uid: bytes | None = None,
                 within: Connection | None = None) -> int:
@@ -742,8 +768,9 @@ class SyncStore:
             for column, value in _deny_keys(entry):
                 removed += conn.execute(delete(_DENY).where(_DENY.c[column] == value)).rowcount
             if not removed:
-                return self._version(conn, "denylist")
-            return self._change(conn, "denylist", [("remove", items.deny_removal_to_item(card_number, uid))])
+                return list_changes.current_version(conn, "denylist")
+            removal = items.deny_removal_to_item(card_number, uid)
+            return list_changes.next_version(conn, "denylist", [("remove", removal)])
 
     def add_load(self, card_number: int, amount_cents: int, purse_key_b: bytes, *,
                  within: Connection | None = None) -> tuple[int, int]:
@@ -771,7 +798,7 @@ class SyncStore:
             load = PendingLoad(card_number, load_seq, amount_cents, purse_key_b, now)
             conn.execute(_LOADS.insert().values(card_number=card_number, load_seq=load_seq,
                                                 amount_cents=amount_cents, purse_key_b=purse_key_b, created_at=now))
-            return load_seq, self._change(conn, "loads", [("add", items.load_to_item(load))])
+            return load_seq, list_changes.next_version(conn, "loads", [("add", items.load_to_item(load))])
 
     def put_config(self, name: str, document: Mapping[str, Any]) -> int:
         """Set the configuration document ``name`` (a JSON object).
@@ -793,30 +820,13 @@ class SyncStore:
         with self._write(f"putting config {name!r}") as conn:
             held = conn.scalar(select(_CONFIG.c.document).where(_CONFIG.c.name == name))
             if held is not None and dump_json(held) == text:
-                return self._version(conn, "config")
-            version = self._change(conn, "config", [("add", items.config_to_item(name, document))])
+                return list_changes.current_version(conn, "config")
+            version = list_changes.next_version(conn, "config", [("add", items.config_to_item(name, document))])
             stmt = self._insert(_CONFIG).values(name=name, version=version, document=dict(document))
             conn.execute(stmt.on_conflict_do_update(
                 index_elements=[_CONFIG.c.name],
                 set_={"version": stmt.excluded.version, "document": stmt.excluded.document}))
             return version
-
-    def _change(self, conn: Connection, name: str, changes: Sequence[tuple[str, dict[str, Any]]]) -> int:
-        """Make the next version of list ``name`` with ``changes`` logged; the
-        version row is locked until the commit, so changes are serialised."""
-        stmt = self._insert(_VERSIONS).values(list_name=name, version=1)
-        version = int(conn.scalar(stmt.on_conflict_do_update(
-            index_elements=[_VERSIONS.c.list_name],
-            set_={"version": _VERSIONS.c.version + 1}).returning(_VERSIONS.c.version)))
-        conn.execute(_CHANGES.insert(), [{"list_name": name, "version": version, "ordinal": ordinal, "op": op,
-                                          "item": item} for ordinal, (op, item) in enumerate(changes)])
-        return version
-
-    @staticmethod
-    def _version(conn: Connection, name: str) -> int:
-        return int(conn.scalar(select(_VERSIONS.c.version).where(_VERSIONS.c.list_name == name)) or 0)
-
-    # -- lists: distribution --------------------------------------------------------------------------
 
     def list_version(self, name: str) -> int:
         """The current version of list ``name`` (0: never changed).
@@ -826,7 +836,7 @@ class SyncStore:
         """
         _check_list(name)
         with self._read(f"reading the {name} version") as conn:
-            return self._version(conn, name)
+            return list_changes.current_version(conn, name)
 
     def full_list(self, name: str, *, device_id: int | None = None) -> ListUpdate:
         """The whole list ``name`` at its current version, addressed to
@@ -840,7 +850,7 @@ class SyncStore:
         _check_list(name)
         now = self._now()
         with self._read(f"reading the full {name}") as conn:
-            version = self._version(conn, name)
+            version = list_changes.current_version(conn, name)
             added = self._current_items(conn, name)
         return ListUpdate(list=name, full=True, from_version=None, to_version=version, issued_at=now.isoformat(),
                           device_id=device_id, added=tuple(added), removed=())
@@ -860,7 +870,7 @@ class SyncStore:
         _check_int("from_version", from_version, 0, INT64_MAX)
         now = self._now()
         with self._read(f"reading the {name} changes") as conn:
-            version = self._version(conn, name)
+            version = list_changes.current_version(conn, name)
             if from_version == version:
                 return None
             changes = [] if from_version > version else conn.execute(
@@ -909,7 +919,7 @@ class SyncStore:
         :raises StoreError: when the database fails.
         """
         with self._read("reading list lag") as conn:
-            current = {name: self._version(conn, name) for name in LIST_NAMES}
+            current = {name: list_changes.current_version(conn, name) for name in LIST_NAMES}
             result: dict[int, dict[str, int]] = {}
             for device_id, name, version in conn.execute(
                     select(_DEVICE_LISTS.c.device_id, _DEVICE_LISTS.c.list_name, _DEVICE_LISTS.c.version)

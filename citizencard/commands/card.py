@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -112,12 +114,24 @@ def card() -> None:
 @click.option("--contract", "contracts", multiple=True, help="KIND:FROM:UNTIL[:OPERATOR[:PRODUCT]], repeatable.")
 @click.option("--force", is_flag=True, help="Overwrite an existing dump.")
 @click.option("--json", "as_json", is_flag=True, help="Print the issued card as JSON.")
+@click.option("--server", "server_url", help="Back office URL: issue --application as the server says.")
+@click.option("--token", help="With --server: an API token of an issuance_point user.")
+@click.option("--application", "application_id", type=click.IntRange(1, 2**63 - 1),
+              help="With --server: the approved application to issue.")
 def issue(keys_path: Path, out: Path, uid: str | None, kind: str, profile: str, balance: str,
           expires: dt.datetime | None, issued: dt.datetime | None, card_number: int | None, city: str,
-          holder: int, contracts: tuple[str, ...], force: bool, as_json: bool) -> None:
-    """Personalise a simulated blank card and save its dump."""
+          holder: int, contracts: tuple[str, ...], force: bool, as_json: bool, server_url: str | None,
+          token: str | None, application_id: int | None) -> None:
+    """Personalise a simulated blank card and save its dump: with the values
+    given, or (--server) with what the back office assigns to an approved
+    application."""
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; it may be a card in use (use --force to overwrite)")
+    if server_url is not None or token is not None or application_id is not None:
+        _check_server_mode(server_url, token, application_id)
+        assert server_url is not None and token is not None and application_id is not None
+        _issue_from_server(server_url, token, application_id, keys_path, out, _parse_uid(uid), city, as_json)
+        return
     masters = keystore.load(keys_path)
     card_kind = CardKind[kind.upper()]
     issued_on = issued.date() if issued else dt.date.today()
@@ -141,6 +155,73 @@ def issue(keys_path: Path, out: Path, uid: str | None, kind: str, profile: str, 
     else:
         click.echo(f"issued card {identity.card_number} uid {state.uid.hex().upper()} "
                    f"({kind}, {profile}, balance {money(state.balance_cents)}, expires {expires_on}) -> {out}")
+
+
+SERVER_TIMEOUT = 30.0
+"""Seconds to wait for the back office's answer."""
+_LOCAL_ONLY = ("kind", "profile", "balance", "expires", "issued", "card_number", "holder", "contracts")
+
+
+def _check_server_mode(server_url: str | None, token: str | None, application_id: int | None) -> None:
+    if server_url is None or token is None or application_id is None:
+        raise click.UsageError("issuing from the back office needs --server, --token and --application")
+    context = click.get_current_context()
+    given = [name for name in _LOCAL_ONLY
+             if context.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"with --server the back office decides {', '.join(given)}: leave them out")
+
+
+def request_issue(server_url: str, token: str, application_id: int, uid: bytes) -> dict[str, Any]:
+    """Ask the back office to issue ``application_id`` to ``uid``: the card to personalise.
+
+    :raises click.ClickException: when the server cannot be reached or refuses (its message shown).
+    """
+    url = f"{server_url.rstrip('/')}/api/v1/applications/{application_id}/issue"
+    request = urllib.request.Request(url, data=json.dumps({"uid": uid.hex().upper()}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=SERVER_TIMEOUT) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read())["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = exc.reason
+        raise click.ClickException(f"the back office refused (HTTP {exc.code}): {message}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise click.ClickException(f"cannot get the card from {server_url}: {exc}") from exc
+
+
+def _issue_from_server(server_url: str, token: str, application_id: int, keys_path: Path, out: Path, uid: bytes,
+                       city: str, as_json: bool) -> None:
+    masters = keystore.load(keys_path)
+    card = request_issue(server_url, token, application_id, uid)
+    try:
+        identity = Identity(
+            card_number=card["card_number"], city=city, kind=CardKind[card["kind"].upper()],
+            profile=FareProfile[card["profile"].upper()], issued=dt.date.fromisoformat(card["issued_on"]),
+            expires=dt.date.fromisoformat(card["expires_on"]), holder=card["holder_id"] or 0)
+        contracts = tuple(Contract(ContractKind[c["kind"].upper()], dt.date.fromisoformat(c["valid_from"]),
+                                   dt.date.fromisoformat(c["valid_until"]), c["operator"], c["product"])
+                          for c in card["contracts"])
+        balance_cents = int(card["balance_cents"])
+    except (KeyError, TypeError, ValueError, AttributeError, CardError) as exc:
+        raise click.ClickException(f"the back office's answer cannot be personalised: {exc!r:.200}") from exc
+    if card.get("uid", "").upper() != uid.hex().upper():
+        raise click.ClickException(f"the back office issued UID {card.get('uid')!r}, not {uid.hex().upper()}")
+    blank = SimulatedCard.blank(uid)
+    state = personalise(SimReader(blank), masters, Issuance(identity, balance_cents, contracts,
+                                                            issued_at=dt.datetime.now(dt.UTC)))
+    save_dump(out, blank.image())
+    if as_json:
+        click.echo(json.dumps({**state_dict(state), "application_id": application_id}, indent=2))
+    else:
+        click.echo(f"issued application {application_id} as card {identity.card_number} uid {uid.hex().upper()} "
+                   f"({card['kind']}, {card['profile']}, balance {money(balance_cents)}, "
+                   f"{len(contracts)} contract(s), expires {identity.expires}) -> {out}")
 
 
 CARD_TIMEOUT = click.option("--timeout", type=click.FloatRange(0, 600), default=5.0, show_default=True,

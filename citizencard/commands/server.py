@@ -5,6 +5,7 @@ top-ups, and show what the devices hold."""
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import json
 import logging
 import signal
@@ -19,12 +20,19 @@ from card_layout.access import KeyType
 from card_layout.layout import PURSE_SECTOR
 from device import keystore
 from device.protocol import signing
+from sync_server.audit import Actor
 from sync_server.config import load_server_config
 from sync_server.ingest import IngestWorker
+from sync_server.loads import MAX_LOAD_CENTS, LoadOrders
+from sync_server.passwords import check_password
+from sync_server.registry import Registry, states
 from sync_server.setup import init_server, open_store
 from sync_server.staff import STAFF_ROLES, Staff
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+CLI_ACTOR = Actor(f"cli:{getpass.getuser()}", "admin")
+"""Who acts in the audit log when the server's own command line changes something."""
 
 CONFIG_OPTION = click.option("--config", "config_path", required=True,
                              type=click.Path(dir_okay=False, path_type=Path), help="The server's TOML file.")
@@ -57,13 +65,14 @@ def ingest(config_path: Path, verbose: bool) -> None:
         signal.signal(number, lambda *_: stop.set())
     with open_store(config) as store:
         worker = IngestWorker(store, config.broker, config.client_id, key, group=config.group,
-                              list_poll=config.list_poll)
+                              list_poll=config.list_poll, policy=config.policy)
         click.echo(f"ingest {config.client_id}: {config.broker.host}:{config.broker.port}", err=True)
         worker.run(stop)
         counters = worker.counters
         click.echo(f"ingest stopped: {counters.entries} entries in {counters.batches} batches "
                    f"({counters.inserted} new, {counters.duplicates} redelivered), "
-                   f"{counters.rejected_total} messages rejected", err=True)
+                   f"{counters.rejected_total} messages rejected, {counters.auto_blocked} cards blocked by the "
+                   "reconciliation policy", err=True)
 
 
 @click.group()
@@ -133,36 +142,84 @@ def unblock(config_path: Path, card_number: int | None, uid: str | None) -> None
     click.echo(f"deny-list version {version}")
 
 
+@server.command("web")
+@CONFIG_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0: every interface; put a TLS proxy in front).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Requests served at once.")
+def web(config_path: Path, host: str, port: int, threads: int) -> None:
+    """Serve the back office: the REST API (/api/v1) and the staff pages (/staff), with waitress."""
+    # The web stack (Flask, the pages, waitress) is loaded only to serve: device commands stay light.
+    import waitress
+
+    from sync_server.web import create_app
+
+    app = create_app(config_path=config_path)
+    click.echo(f"back office on http://{host}:{port}/staff/ (API: /api/v1/openapi.json)", err=True)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="citizencard")
+
+
 @server.command("load")
 @CONFIG_OPTION
 @click.option("--card", "card_number", required=True, type=click.IntRange(0, 2**64 - 1))
-@click.option("--uid", required=True, help="The card's UID, hex: its purse key B is derived from it.")
-@click.option("--amount", "amount_cents", required=True, type=click.IntRange(1, 10_000_00), help="Cents.")
-def load(config_path: Path, card_number: int, uid: str, amount_cents: int) -> None:
-    """Queue a top-up for the card's next tap on any validator."""
+@click.option("--amount", "amount_cents", required=True, type=click.IntRange(1, MAX_LOAD_CENTS), help="Cents.")
+@click.option("--uid", help="The card's UID, hex: only for a card the registry does not hold.")
+def load(config_path: Path, card_number: int, amount_cents: int, uid: str | None) -> None:
+    """Queue a top-up (paid at the card office) for the card's next tap on any validator."""
     config = load_server_config(config_path)
-    card_uid = _uid(uid)
-    assert card_uid is not None
-    purse_key = keystore.load(config.issuer_keys, role="issuer").for_card(card_uid).sector_key(PURSE_SECTOR,
-                                                                                                KeyType.B)
+    masters = keystore.load(config.issuer_keys, role="issuer")
     with open_store(config) as store:
-        load_seq, version = store.add_load(card_number, amount_cents, purse_key)
-    click.echo(f"load {load_seq} of card {card_number}: {amount_cents} cents (loads version {version})")
+        orders = LoadOrders(store, lambda card_uid: masters.for_card(card_uid).sector_key(PURSE_SECTOR, KeyType.B),
+                            store.now)
+        with store.transaction(f"queueing a top-up for card {card_number}") as conn:
+            order = orders.queue(conn, card_number, amount_cents, "office", CLI_ACTOR, uid=_uid(uid))
+    click.echo(f"load {order.load_seq} of card {card_number}: {amount_cents} cents, pending until its next tap")
+
+
+def _new_password() -> str:
+    """A new staff password, typed twice without echo, checked against the rules before anything is written."""
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password(password)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="password") from exc
+    return password
 
 
 @server.command("user-add")
 @CONFIG_OPTION
 @click.option("--username", required=True, help="A unique name, 1 to 64 characters.")
 @click.option("--role", required=True, type=click.Choice(STAFF_ROLES), help="What the user may do in the API.")
-def user_add(config_path: Path, username: str, role: str) -> None:
+@click.option("--password", "with_password", is_flag=True,
+              help="Also ask (twice) for a password to sign in to the staff pages with.")
+def user_add(config_path: Path, username: str, role: str, with_password: bool) -> None:
     """Create a back-office user with a role and an API token; prints the
     token, once (only its hash is kept)."""
+    password = _new_password() if with_password else None
     with open_store(load_server_config(config_path)) as store:
         staff = Staff(store.engine)
         member = staff.add_user(username, role)
+        if password is not None:
+            staff.set_password(username, password)
         token = staff.issue_token(member.id)
+    if password is not None:
+        click.echo(f"user {username!r} may sign in to the staff pages", err=True)
     click.echo(f"user {username!r} created with role {role}; its API token (shown only now):", err=True)
     click.echo(token)
+
+
+@server.command("passwd")
+@CONFIG_OPTION
+@click.argument("username")
+def passwd(config_path: Path, username: str) -> None:
+    """Set or change the password USERNAME signs in to the staff pages with
+    (asked twice); the user's signed-in browsers are signed out."""
+    password = _new_password()
+    with open_store(load_server_config(config_path)) as store:
+        Staff(store.engine).set_password(username, password)
+    click.echo(f"password of {username!r} set; their staff page sessions have ended", err=True)
 
 
 @server.command("status")
@@ -178,3 +235,15 @@ def status(config_path: Path) -> None:
             "anomalies": [dataclasses.asdict(a) for a in store.anomalies()],
         }
     click.echo(json.dumps(report, indent=2, default=str))
+
+
+@server.command("expire-cards")
+@CONFIG_OPTION
+def expire_cards(config_path: Path) -> None:
+    """Mark the registry's cards past their expiry date as expired and put
+    them on the deny-list (run it daily, e.g. from cron)."""
+    with open_store(load_server_config(config_path)) as store:
+        expired = states.expire(Registry(store))
+    click.echo(f"{len(expired)} card(s) expired")
+    for card_number in expired:
+        click.echo(card_number)

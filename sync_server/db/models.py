@@ -13,7 +13,10 @@ Transactions and reconciliation::
     transactions          one row per (device_id, seq): the journal entry at the highest revision received
     card_shadows          per card: the highest transaction counter seen and the balance it left
     anomalies             impossible card histories (counter_back, balance_above_shadow,
-                          repeated_counter), at most one per (kind, device_id, seq)
+                          repeated_counter) and cards failing their integrity checks again and again
+                          (integrity_failures), money moved on a card after it was replaced (its balance
+                          went to the duplicate: replaced_card_used), at most one per (kind, device_id, seq),
+                          each open until reviewed
 
 Lists sent down to devices (versions start at 0, each change +1)::
 
@@ -97,7 +100,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ANOMALY_KINDS = ("counter_back", "balance_above_shadow", "repeated_counter", "integrity_failures")
+ANOMALY_KINDS = ("counter_back", "balance_above_shadow", "repeated_counter", "integrity_failures",
+                 "replaced_card_used")
 
 ANOMALY_STATUSES = ("open", "confirmed", "dismissed")
 """An anomaly is ``open`` until staff review it: ``confirmed`` (fraud or a fault) or ``dismissed``."""
@@ -163,6 +167,7 @@ class Transaction(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "seq"),
         Index(None, "card_number", "counter_after"),
+        Index(None, "card_number", "id"),  # a card's latest transactions (the registry's card detail)
         Index(None, "created_at"),
     )
 
@@ -211,7 +216,8 @@ class Anomaly(Base):
     )
 
     id: Mapped[int] = mapped_column(BIGINT_ID, primary_key=True, autoincrement=True)
-    card_number: Mapped[int] = mapped_column(UnsignedBigInt)
+    card_number: Mapped[int | None] = mapped_column(UnsignedBigInt)  # None: a UID the registry does not know
+    uid: Mapped[bytes | None] = mapped_column(LargeBinary(7))  # integrity_failures: the card's identity is untrusted
     kind: Mapped[str] = mapped_column(String(32))
     device_id: Mapped[int] = mapped_column(BigInteger)
     seq: Mapped[int] = mapped_column(BigInteger)
@@ -498,6 +504,7 @@ class LoadOrder(Base):
     applied_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     applied_device: Mapped[int | None] = mapped_column(BigInteger)
     applied_seq: Mapped[int | None] = mapped_column(BigInteger)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)  # moved to a duplicate, never applied
 
 
 class Settlement(Base):

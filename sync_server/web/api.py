@@ -9,10 +9,12 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..db.migrate import current_revision, head_revision
+from ..registry import states
 from . import inputs
-from .auth import require
+from .auth import current_actor, require
 from .errors import bad_field
 from .extensions import database
+from .holders import registry
 from .spec import CARD_NUMBER, ERROR, LIST_NUMBERS, NULLABLE_DATE_TIME, UID_HEX, json_body, json_response, ref, secured
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -74,7 +76,8 @@ def block_card() -> Response:
     if card_number is None and uid is None:
         raise bad_field("card_number", "give card_number, uid or both")
     reason = inputs.text(body, "reason", max_length=REASON_MAX)
-    version = database.store.block(card_number=card_number, uid=uid, reason=reason)
+    # A registered card changes state with its deny-list entry, so the two never disagree.
+    version = states.block_keys(registry(), current_actor(), card_number=card_number, uid=uid, reason=reason)
     return jsonify(denylist_version=version)
 
 
@@ -133,6 +136,8 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
     "BlockRequest": {
         "type": "object", "additionalProperties": False, "required": ["reason"],
         "description": "card_number, uid or both must be given.",
+        "anyOf": [{"required": ["card_number"], "properties": {"card_number": {"type": "integer"}}},
+                  {"required": ["uid"], "properties": {"uid": {"type": "string"}}}],
         "properties": {
             "card_number": {**CARD_NUMBER, "type": ["integer", "null"]},
             "uid": {**UID_HEX, "type": ["string", "null"]},

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from ..errors import InvalidValueError, StoreError
+from ..errors import InvalidValueError, NotFoundError, StateConflictError, StoreError
 
 
 class ApiError(Exception):
@@ -64,6 +64,14 @@ def _invalid_value(exc: InvalidValueError) -> Response:
     return error_response(400, "invalid_value", str(exc))
 
 
+def _not_found(exc: NotFoundError) -> Response:
+    return error_response(404, "not_found", str(exc))
+
+
+def _conflict(exc: StateConflictError) -> Response:
+    return error_response(409, "conflict", str(exc))
+
+
 def _store_error(exc: StoreError) -> Response:
     current_app.logger.error("database error", exc_info=exc)
     return error_response(503, "database_unavailable", "the database cannot be used now; the error is logged")
@@ -72,6 +80,8 @@ def _store_error(exc: StoreError) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(InvalidValueError, _invalid_value)
+    app.register_error_handler(NotFoundError, _not_found)
+    app.register_error_handler(StateConflictError, _conflict)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(InternalServerError, _internal_error)
     app.register_error_handler(HTTPException, _http_error)

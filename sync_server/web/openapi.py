@@ -11,12 +11,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from . import api
+from . import anomalies, api, applications, cards, holders, loads, operators, reports, settlements, transactions
 from .spec import COMMON_RESPONSES, COMMON_SCHEMAS, json_response
 
 API_VERSION = "1.0.0"
 
-SOURCES: tuple[ModuleType, ...] = (api,)
+SOURCES: tuple[ModuleType, ...] = (api, loads, anomalies, transactions, operators, reports, settlements, holders, cards,
+                                   applications)
 """The modules whose ``OPENAPI_PATHS``/``OPENAPI_SCHEMAS`` make the document."""
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")

@@ -20,7 +20,7 @@ from sync_server.config import load_server_config
 
 SYSTEMD = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
 UNITS = ("citizencard-validator.service", "citizencard-agent.service", "citizencard-ingest.service",
-         "citizencard-ingest@.service")
+         "citizencard-ingest@.service", "citizencard-web.service")
 SYNC_UNITS = UNITS[1:]
 EXECUTABLE = "/opt/citizencard/.venv/bin/citizencard"
 

@@ -187,3 +187,26 @@ def test_a_city_sized_deny_list_reaches_a_new_device_in_parts(city: City) -> Non
     with DenyList(city.data_dir(1203) / DENYLIST_FILENAME) as denylist:
         assert len(denylist) == 8000
         assert denylist.is_denied(6033_0000_0000_7999, None) == "lost"
+
+
+def test_a_card_cloned_onto_two_buses_is_blocked_by_the_policy_and_reaches_the_devices(city: City) -> None:
+    clone = 7_000_000_042
+    raw = RawClient(city.broker)
+    try:
+        with ingest_thread(city) as worker, agent_threads(city, [1203]):
+            for device_id in (1201, 1202):  # one counter written twice: two cards with one history
+                key = load_private(load_config(city.devices[device_id]).sync.signing_key)
+                tap = EntryRecord(seq=1, rev=1, kind="tap", state="done", created_at="2026-11-21T08:00:00+00:00",
+                                  uid="04a1b2c3", card_number=clone, counter_before=4, counter_after=5,
+                                  amount_cents=-150, balance_cents=850, decision="approved", reason="approved",
+                                  details={})
+                raw.publish(topics.tx_topic(device_id),
+                            encode(TxBatch(device_id, "2026-11-21T08:00:00Z", (tap,)), key, device_signer(device_id)))
+            assert wait_for(lambda: worker.counters.auto_blocked == 1, 10), worker.counters
+            with _store(city) as store:
+                version = store.list_version("denylist")
+                assert wait_for(lambda: store.device_list_versions().get(1203, {}).get("denylist") == version, 10)
+    finally:
+        raw.close()
+    with DenyList(city.data_dir(1203) / DENYLIST_FILENAME) as denylist:
+        assert denylist.is_denied(clone, None) == "under_review"

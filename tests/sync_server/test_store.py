@@ -132,7 +132,7 @@ def test_a_new_batch_is_stored_and_acknowledged(devices: SyncStore, engine: Engi
     result = devices.ingest([batch(1201, write(1, 5000, 1, 850), entry(2, card=5000, after=1, balance=850),
                                    entry(3, uid=None))])
     assert result == IngestResult(acks={1201: [(1, 1), (2, 1), (3, 1)]}, inserted=3, upgraded=0, duplicates=0,
-                                  anomalies=0)
+                                  anomalies=0, paying_cards=frozenset({5000}))  # the write moved money
     assert devices.transaction_keys() == {(1201, 1), (1201, 2), (1201, 3)}
     row = _row(engine, 1201, 1)
     assert (row.rev, row.kind, row.state, row.uid, row.card_number, row.counter_before, row.counter_after,

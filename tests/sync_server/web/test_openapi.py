@@ -79,3 +79,16 @@ def test_every_reference_resolves(sqlite_app: Flask) -> None:
         for part in ref.removeprefix("#/").split("/"):
             assert isinstance(target, dict) and part in target, ref
             target = target[part]
+
+
+def test_docs_back_office_lists_every_operation_with_its_roles(sqlite_app: Flask) -> None:
+    document = sqlite_app.test_client().get("/api/v1/openapi.json").json
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "back-office.md").read_text()
+    listed = {}
+    for line in doc.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] in {"GET", "POST", "PATCH", "PUT", "DELETE"}:
+            listed[(cells[0].lower(), cells[1].strip("`"))] = cells[2]
+    expected = {(method, path): ", ".join(operation.get("x-roles", [])) or "none"
+                for path, operations in document["paths"].items() for method, operation in operations.items()}
+    assert listed == expected

@@ -1,6 +1,7 @@
 """The back office: the card registry, applications, load orders, settlements,
 the audit log, idempotency keys, staff passwords and page sessions; anomalies
-gain a review (status, reviewer, note) and the kind ``integrity_failures``.
+gain a review (status, reviewer, note), a UID, and the kinds
+``integrity_failures`` and ``replaced_card_used``.
 
 Revision ID: 0003
 Revises: 0002
@@ -26,11 +27,14 @@ CARD_KINDS = "('citizen', 'tourist', 'company')"
 FARE_PROFILES = ("('general', 'child', 'student', 'senior', 'social', 'disability', 'unemployed', "
                  "'large_family')")
 OLD_ANOMALY_KINDS = "kind IN ('counter_back', 'balance_above_shadow', 'repeated_counter')"
-NEW_ANOMALY_KINDS = "kind IN ('counter_back', 'balance_above_shadow', 'repeated_counter', 'integrity_failures')"
+NEW_ANOMALY_KINDS = ("kind IN ('counter_back', 'balance_above_shadow', 'repeated_counter', 'integrity_failures', "
+                     "'replaced_card_used')")
 
 
 def upgrade() -> None:
     with op.batch_alter_table("anomalies") as batch:
+        batch.alter_column("card_number", existing_type=sa.BigInteger(), nullable=True)
+        batch.add_column(sa.Column("uid", sa.LargeBinary(length=7), nullable=True))
         batch.add_column(sa.Column("status", sa.String(length=16), server_default="open", nullable=False))
         batch.add_column(sa.Column("reviewed_at", TIMESTAMP, nullable=True))
         batch.add_column(sa.Column("reviewed_by", sa.String(length=64), nullable=True))
@@ -41,6 +45,7 @@ def upgrade() -> None:
                                       sa.text("status IN ('open', 'confirmed', 'dismissed')"))
     op.create_index(op.f("ix_anomalies_status"), "anomalies", ["status"])
     op.create_index(op.f("ix_transactions_created_at"), "transactions", ["created_at"])
+    op.create_index(op.f("ix_transactions_card_number_id"), "transactions", ["card_number", "id"])
 
     with op.batch_alter_table("staff_users") as batch:
         batch.add_column(sa.Column("password_hash", sa.String(length=255), nullable=True))
@@ -208,6 +213,7 @@ def upgrade() -> None:
         sa.Column("applied_at", TIMESTAMP, nullable=True),
         sa.Column("applied_device", sa.BigInteger(), nullable=True),
         sa.Column("applied_seq", sa.BigInteger(), nullable=True),
+        sa.Column("cancelled_at", TIMESTAMP, nullable=True),
         sa.CheckConstraint("channel IN ('online', 'kiosk', 'office')", name=op.f("ck_load_orders_channel")),
         sa.CheckConstraint("amount_cents > 0", name=op.f("ck_load_orders_amount")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_load_orders")),
@@ -251,9 +257,11 @@ def downgrade() -> None:
     with op.batch_alter_table("staff_users") as batch:
         batch.drop_column("password_changed_at")
         batch.drop_column("password_hash")
+    op.drop_index(op.f("ix_transactions_card_number_id"), table_name="transactions")
     op.drop_index(op.f("ix_transactions_created_at"), table_name="transactions")
     op.drop_index(op.f("ix_anomalies_status"), table_name="anomalies")
-    op.execute("DELETE FROM anomalies WHERE kind = 'integrity_failures'")
+    op.execute("DELETE FROM anomalies WHERE kind IN ('integrity_failures', 'replaced_card_used') "
+               "OR card_number IS NULL")
     with op.batch_alter_table("anomalies") as batch:
         batch.drop_constraint(op.f("ck_anomalies_status"), type_="check")
         batch.drop_constraint(op.f("ck_anomalies_kind"), type_="check")
@@ -262,3 +270,5 @@ def downgrade() -> None:
         batch.drop_column("reviewed_by")
         batch.drop_column("reviewed_at")
         batch.drop_column("status")
+        batch.drop_column("uid")
+        batch.alter_column("card_number", existing_type=sa.BigInteger(), nullable=False)

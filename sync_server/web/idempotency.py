@@ -1,0 +1,124 @@
+"""Idempotency keys for the calls that move money (``@idempotent``).
+
+A client sends ``Idempotency-Key: <1 to 128 visible ASCII characters>`` with
+the call and the same key when it retries (after a timeout, a dropped
+connection, a crash of its own). The view runs in one database transaction
+that also stores its response under (user, key); a retry finds it and gets
+the first response again, with ``Idempotent-Replayed: true``, and no money
+moves twice. Two copies of one call racing each other cannot both commit: the
+key's primary key refuses the second, whose whole transaction (money
+included) rolls back, and it answers with the first's response.
+
+The key is bound to the request: the same key with another method, path,
+query or body is refused (422), not answered with another call's response. A
+call refused with a 4xx stores nothing (nothing happened), so it may be
+corrected and sent again with the same key.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Response, g, make_response, request
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from ..db.models import IdempotencyKey
+from ..errors import StoreError
+from .errors import ApiError
+from .extensions import database
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+HEADER = "Idempotency-Key"
+KEY_MAX = 128
+_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
+
+
+def _key() -> str:
+    key = request.headers.get(HEADER, "")
+    if not key:
+        raise ApiError(400, "idempotency_key_required",
+                       f"this call moves money: send an {HEADER} header (1 to {KEY_MAX} visible ASCII characters), "
+                       "the same one when retrying", field=HEADER)
+    if len(key) > KEY_MAX or not key.isascii() or not key.isprintable() or " " in key:
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"{HEADER} must be 1 to {KEY_MAX} visible ASCII characters", field=HEADER)
+    return key
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), request.query_string, request.get_data()):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _replay(row: Any, fingerprint: str) -> Response:
+    if row.fingerprint != fingerprint:
+        raise ApiError(422, "idempotency_key_reused",
+                       f"this {HEADER} was used for another request; use a new key for a new call")
+    response = make_response(row.response, row.status_code)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+class _Refused(Exception):
+    """A view answered 4xx without raising: nothing of it may be committed."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def transaction() -> Connection:
+    """The database transaction of the current ``@idempotent`` call: the
+    view does all its writes in it."""
+    conn: Connection = g.idempotent_transaction
+    return conn
+
+
+def idempotent(view: F) -> F:
+    """Run ``view`` at most once per (user, ``Idempotency-Key``); place it
+    under ``@require`` (it needs the authenticated user)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        key, fingerprint, user_id = _key(), _fingerprint(), g.staff_member.id
+        held = select(_KEYS.c.fingerprint, _KEYS.c.status_code, _KEYS.c.response).where(
+            (_KEYS.c.user_id == user_id) & (_KEYS.c.key == key))
+        store = database.store
+        try:
+            with store.transaction(f"an idempotent {request.method} {request.path}") as conn:
+                row = conn.execute(held).first()
+                if row is not None:
+                    return _replay(row, fingerprint)
+                g.idempotent_transaction = conn
+                response = make_response(view(*args, **kwargs))
+                if response.status_code >= 400:
+                    raise _Refused(response)
+                body = response.get_json(silent=True)
+                if not isinstance(body, dict):
+                    raise TypeError(f"{view.__name__} answered no JSON object: an idempotent call must")
+                conn.execute(_KEYS.insert().values(user_id=user_id, key=key, fingerprint=fingerprint,
+                                                   status_code=response.status_code, response=body,
+                                                   created_at=store.now()))
+                return response
+        except _Refused as refused:
+            return refused.response
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            # Another copy of this call may have committed first: this one's transaction rolled back whole.
+            with database.engine.connect() as conn:
+                row = conn.execute(held).first()
+            if row is None:
+                raise
+            return _replay(row, fingerprint)
+
+    return wrapped  # type: ignore[return-value]
