@@ -26,12 +26,11 @@ from card_layout.records.identity import CardKind, FareProfile, Identity
 from hardware.sim.card import SimulatedCard
 from hardware.sim.dump import save_dump
 from hardware.sim.reader import SimReader
-from sync_server import audit
 from sync_server.audit import Actor
 from sync_server.db.models import FARE_PROFILES
 from sync_server.loads import LoadOrder, LoadOrders
-from sync_server.registry import Registry, applications, holders, issuance, states
-from sync_server.registry.base import CONTRACTS, add_years
+from sync_server.registry import Registry, applications, contracts, holders, issuance, states
+from sync_server.registry.base import add_years
 from sync_server.registry.issuance import Personalisation
 
 CITY = "ESGIJ"
@@ -153,13 +152,13 @@ class CardOffice:
         lost.replaced = True
         return rider
 
-    def _issue(self, index: int, application_id: int, contracts: tuple[ContractKind, ...]) -> Rider:
+    def _issue(self, index: int, application_id: int, subscriptions: tuple[ContractKind, ...]) -> Rider:
         applications.approve(self.registry, self.actor, application_id)
         uid = self._new_uid()
         chip = SimulatedCard.blank(uid)
         answer, _ = issuance.issue(self.registry, self.actor, application_id, uid)
-        if contracts:
-            self._sell(answer, contracts)
+        if subscriptions:
+            self._sell(answer, subscriptions)
             # the issuance point asked again: the same card, now with the subscriptions sold with it
             answer, _ = issuance.issue(self.registry, self.actor, application_id, uid)
         identity = Identity(answer.card_number, CITY, CardKind[answer.kind.upper()],
@@ -181,16 +180,11 @@ class CardOffice:
                 return uid
 
     def _sell(self, answer: Personalisation, kinds: tuple[ContractKind, ...]) -> None:
-        """Record the subscriptions sold with the card (a year from issue), audited."""
-        now = self.registry.now()
-        rows = [{"card_number": answer.card_number, "kind": kind.name.lower(), "valid_from": answer.issued_on,
-                 "valid_until": add_years(answer.issued_on, 1), "operator": CONTRACT_OPERATOR,
-                 "product": CONTRACT_PRODUCT} for kind in kinds]
-        with self.registry.write(f"selling contracts for card {answer.card_number}") as conn:
-            conn.execute(CONTRACTS.insert(), rows)
-            audit.record(conn, self.actor, "card.contracts_sold", f"card:{answer.card_number}", now,
-                         {"contracts": [{**row, "valid_from": row["valid_from"].isoformat(),
-                                         "valid_until": row["valid_until"].isoformat()} for row in rows]})
+        """The subscriptions sold with the card (a year from issue), through the registry."""
+        for kind in kinds:
+            contracts.sell(self.registry, self.actor, answer.card_number, kind=kind.name.lower(),
+                           valid_from=answer.issued_on, valid_until=add_years(answer.issued_on, 1),
+                           operator=CONTRACT_OPERATOR, product=CONTRACT_PRODUCT)
 
     def top_up(self, rider: Rider, amount_cents: int, channel: str) -> LoadOrder:
         """A top-up bought for ``rider``'s card through ``channel`` (online,

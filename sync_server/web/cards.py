@@ -1,7 +1,8 @@
 """Cards under ``/api/v1/cards``: one card's detail for the back office,
 finding cards by UID or holder, staff state changes (blocked, suspended,
 active, with the deny-list in the same transaction) and a card reported lost
-or stolen (blocked now, a duplicate application if asked). ``POST
+or stolen (blocked now, a duplicate application if asked), contracts sold
+on a card. ``POST
 /cards/block`` (:mod:`sync_server.web.api`) goes through the same state
 change for a registered card."""
 
@@ -13,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..db.models import CARD_KINDS, CARD_STATES, FARE_PROFILES
 from ..errors import UnknownCardError
-from ..registry import cards, states
+from ..registry import cards, contracts, states
 from ..registry.base import CARD_NUMBER_MAX
 from . import inputs
 from .applications import application_json
@@ -129,6 +130,20 @@ def report_lost(card_number: int) -> Response:
                    application=None if report.application is None else application_json(report.application))
 
 
+@bp.post("/cards/<int:card_number>/contracts")
+@require(*WRITE_ROLES)
+def sell_contract(card_number: int) -> tuple[Response, int]:
+    """Record a contract sold on an active card (the desk or kiosk writes it on the chip)."""
+    body = inputs.json_object(("kind", "valid_from", "valid_until", "operator", "product"),
+                              required=("kind", "valid_from", "valid_until"))
+    sold = contracts.sell(registry(), current_actor(), _card_number(card_number),
+                          kind=inputs.choice(body, "kind", contracts.KINDS),
+                          valid_from=inputs.date(body, "valid_from"), valid_until=inputs.date(body, "valid_until"),
+                          operator=inputs.integer(body, "operator", 0, contracts.OPERATOR_MAX, default=0),
+                          product=inputs.integer(body, "product", 0, contracts.PRODUCT_MAX, default=0))
+    return jsonify(contract=contract_json(sold)), 201
+
+
 _NULLABLE_INT = {"type": ["integer", "null"], "minimum": 0}
 _NULLABLE_TEXT = {"type": ["string", "null"]}
 _CARD_NUMBER_PATH = path_parameter("card_number", CARD_NUMBER, "The card number")
@@ -161,6 +176,17 @@ OPENAPI_PATHS: dict[str, Any] = {
         "requestBody": json_body(ref("CardStateRequest")),
         "responses": {"200": json_response("The card and the deny-list version", _STATE_RESULT), "400": ERROR,
                       "404": NOT_FOUND, "409": CONFLICT},
+    }, WRITE_ROLES)},
+    "/api/v1/cards/{card_number}/contracts": {"post": secured({
+        "operationId": "sellContract",
+        "summary": "Record a contract sold on an active card",
+        "description": "A transit pass, a bike or EV-charging subscription, ...: the desk or kiosk writes it on "
+                       "the chip; the registry keeps it, so a duplicate carries it again.",
+        "parameters": [_CARD_NUMBER_PATH],
+        "requestBody": json_body(ref("ContractRequest")),
+        "responses": {"201": json_response("The contract recorded", {
+            "type": "object", "additionalProperties": False, "required": ["contract"],
+            "properties": {"contract": ref("Contract")}}), "400": ERROR, "404": NOT_FOUND, "409": CONFLICT},
     }, WRITE_ROLES)},
     "/api/v1/cards/{card_number}/report-lost": {"post": secured({
         "operationId": "reportCardLost",
@@ -235,6 +261,14 @@ OPENAPI_SCHEMAS: dict[str, Any] = {
                          "properties": {"state": {"enum": list(states.STAFF_STATES)},
                                         "reason": {"type": "string", "minLength": 1,
                                                    "maxLength": states.REASON_MAX}}},
+    "ContractRequest": {"type": "object", "additionalProperties": False,
+                        "required": ["kind", "valid_from", "valid_until"],
+                        "properties": {"kind": {"enum": list(contracts.KINDS)}, "valid_from": DATE,
+                                       "valid_until": DATE,
+                                       "operator": {"type": "integer", "minimum": 0,
+                                                    "maximum": contracts.OPERATOR_MAX, "default": 0},
+                                       "product": {"type": "integer", "minimum": 0,
+                                                   "maximum": contracts.PRODUCT_MAX, "default": 0}}},
     "LostCardRequest": {"type": "object", "additionalProperties": False, "required": ["reason"],
                         "properties": {"reason": {"enum": list(states.LOST_REASONS)},
                                        "duplicate": {"type": "boolean", "default": False}}},

@@ -57,7 +57,7 @@ def test_a_card_is_issued_through_the_registry_and_personalised_with_its_answer(
         assert tourist.holder_id is None and _read(tourist, keys).balance_cents == TOURIST_PREPAID
         with town.registry.read("audit") as conn:
             actions = [e.action for e in audit.entries(conn, target=f"card:{rider.number}")]
-        assert "card.issue" in actions and "card.contracts_sold" in actions
+        assert "card.issue" in actions and "card.contract_sold" in actions
         assert rider.dump.exists()
 
 

@@ -144,3 +144,28 @@ def test_each_role_may_do_what_it_is_allowed_and_nothing_else(client: FlaskClien
         assert lost.status_code == (200 if allowed else 403), role
         if allowed:
             client.post(f"/api/v1/cards/{number}/state", headers=headers, json={"state": "active", "reason": "ok"})
+
+
+def test_a_contract_sold_shows_on_the_card_and_is_checked(client: FlaskClient, token_for: TokenFor,
+                                                         card: dict[str, Any]) -> None:
+    office = bearer(token_for("card_office"))
+    url = f"/api/v1/cards/{card['card_number']}/contracts"
+    sold = client.post(url, headers=office, json={"kind": "bike", "valid_from": "2026-05-01",
+                                                  "valid_until": "2027-04-30", "operator": 2})
+    assert sold.status_code == 201, sold.json
+    assert sold.json["contract"] == {"kind": "bike", "valid_from": "2026-05-01", "valid_until": "2027-04-30",
+                                     "operator": 2, "product": 0}
+    assert client.get(f"/api/v1/cards/{card['card_number']}", headers=office).json["contracts"] == \
+        [sold.json["contract"]]
+    for body, field in (({"kind": "rocket", "valid_from": "2026-05-01", "valid_until": "2027-04-30"}, "kind"),
+                        ({"kind": "bike", "valid_from": "2026-13-01", "valid_until": "2027-04-30"}, "valid_from"),
+                        ({"kind": "bike", "valid_from": "2026-05-01", "valid_until": "2027-04-30", "product": 70000},
+                         "product")):
+        refused = client.post(url, headers=office, json=body)
+        assert refused.status_code == 400 and refused.json["error"]["field"] == field
+    backwards = client.post(url, headers=office, json={"kind": "bike", "valid_from": "2027-05-01",
+                                                       "valid_until": "2026-04-30"})
+    assert backwards.status_code == 400
+    assert client.post(url, headers=bearer(token_for("kiosk")), json={}).status_code == 403
+    assert client.post("/api/v1/cards/42/contracts", headers=office, json={
+        "kind": "bike", "valid_from": "2026-05-01", "valid_until": "2027-04-30"}).status_code == 404
