@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -31,13 +31,30 @@ from .db.models import STAFF_ROLES, ApiToken, StaffSession, StaffUser
 from .errors import DuplicateUserError, InvalidValueError, StoreError
 from .store import utc_now
 
-__all__ = ["STAFF_ROLES", "Staff", "StaffMember", "hash_token"]
+__all__ = ["STAFF_ROLES", "Staff", "StaffMember", "StaffUserInfo", "hash_token"]
 
 USERNAME_MAX = 64
 
 _USERS: Table = StaffUser.__table__  # type: ignore[assignment]
 _TOKENS: Table = ApiToken.__table__  # type: ignore[assignment]
 _SESSIONS: Table = StaffSession.__table__  # type: ignore[assignment]
+
+
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+"""How closely ``api_tokens.last_used_at`` follows a token's use."""
+
+
+@dataclass(frozen=True)
+class StaffUserInfo:
+    username: str
+    role: str
+    created_at: dt.datetime
+    disabled: bool
+    has_password: bool
+    tokens: int
+    """API tokens not revoked."""
+    last_used_at: dt.datetime | None
+    """The last use of any of them (to within :data:`LAST_USED_RESOLUTION`)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,15 @@ class Staff:
     def _write(self, doing: str) -> Iterator[Connection]:
         try:
             with self._writer.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+
+    @contextmanager
+    def _read(self, doing: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -117,22 +143,84 @@ class Staff:
                                 .values(revoked=True)).rowcount == 1
 
     def authenticate(self, token: str) -> StaffMember | None:
-        """The user of ``token`` (its ``last_used_at`` set to now), or ``None``
-        for a token unknown or revoked, or of a disabled user.
+        """The user of ``token``, or ``None`` for a token unknown or revoked,
+        or of a disabled user. The token's ``last_used_at`` follows to within
+        :data:`LAST_USED_RESOLUTION`: a read-only request writes nothing more
+        often than that (on SQLite every write waits for ingest's).
 
         :raises StoreError: when the database fails.
         """
         digest = hash_token(token)
-        with self._write("authenticating") as conn:
+        now = self._clock()
+        with self._read("authenticating") as conn:
             row = conn.execute(
-                select(_TOKENS.c.id, _USERS.c.id.label("user_id"), _USERS.c.username, _USERS.c.role)
+                select(_TOKENS.c.id, _TOKENS.c.last_used_at, _USERS.c.id.label("user_id"), _USERS.c.username,
+                       _USERS.c.role)
                 .join(_USERS, _USERS.c.id == _TOKENS.c.user_id)
                 .where((_TOKENS.c.token_hash == digest) & _TOKENS.c.revoked.is_(False)
                        & _USERS.c.disabled.is_(False))).first()
-            if row is None:
-                return None
-            conn.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=self._clock()))
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+            with self._write("noting a token's use") as conn:
+                conn.execute(update(_TOKENS).where(_TOKENS.c.id == row.id).values(last_used_at=now))
         return StaffMember(row.user_id, row.username, row.role)
+
+    def users(self) -> list[StaffUserInfo]:
+        """Every staff user, by username, with their tokens in use.
+
+        :raises StoreError: when the database fails.
+        """
+        tokens = (select(_TOKENS.c.user_id, func.count().label("tokens"),
+                         func.max(_TOKENS.c.last_used_at).label("last_used_at"))
+                  .where(_TOKENS.c.revoked.is_(False)).group_by(_TOKENS.c.user_id).subquery())
+        query = (select(_USERS.c.username, _USERS.c.role, _USERS.c.created_at, _USERS.c.disabled,
+                        _USERS.c.password_hash.is_not(None).label("has_password"),
+                        func.coalesce(tokens.c.tokens, 0), tokens.c.last_used_at)
+                 .outerjoin(tokens, tokens.c.user_id == _USERS.c.id).order_by(_USERS.c.username))
+        with self._read("listing staff users") as conn:
+            return [StaffUserInfo(*row) for row in conn.execute(query)]
+
+    def member(self, username: str) -> StaffMember:
+        """The user ``username``.
+
+        :raises InvalidValueError: when there is no such user.
+        :raises StoreError: when the database fails.
+        """
+        with self._read(f"reading user {username!r}") as conn:
+            return self._member(conn, username)
+
+    @staticmethod
+    def _member(conn: Connection, username: str) -> StaffMember:
+        row = conn.execute(select(_USERS.c.id, _USERS.c.role).where(_USERS.c.username == username)).first()
+        if row is None:
+            raise InvalidValueError(f"no staff user named {username!r:.80}")
+        return StaffMember(row.id, username, row.role)
+
+    def set_disabled(self, username: str, disabled: bool) -> StaffMember:
+        """Disable (or enable again) ``username``: a disabled user's tokens
+        and page sessions are refused at once, and their sessions end.
+
+        :raises InvalidValueError: when there is no such user.
+        :raises StoreError: when the database fails.
+        """
+        with self._write(f"{'disabling' if disabled else 'enabling'} {username!r}") as conn:
+            member = self._member(conn, username)
+            conn.execute(update(_USERS).where(_USERS.c.id == member.id).values(disabled=disabled))
+            if disabled:
+                conn.execute(delete(_SESSIONS).where(_SESSIONS.c.user_id == member.id))
+        return member
+
+    def revoke_tokens(self, username: str) -> int:
+        """Revoke every token of ``username``; how many were in use.
+
+        :raises InvalidValueError: when there is no such user.
+        :raises StoreError: when the database fails.
+        """
+        with self._write(f"revoking the tokens of {username!r}") as conn:
+            member = self._member(conn, username)
+            return conn.execute(update(_TOKENS).where((_TOKENS.c.user_id == member.id) & _TOKENS.c.revoked.is_(False))
+                                .values(revoked=True)).rowcount
 
     def set_password(self, username: str, password: str) -> StaffMember:
         """Set (or change) the password ``username`` signs in to the staff
@@ -161,13 +249,9 @@ class Staff:
 
         :raises StoreError: when the database fails.
         """
-        try:
-            with self._engine.connect() as conn:
-                row = conn.execute(select(_USERS.c.id, _USERS.c.role, _USERS.c.password_hash)
-                                   .where((_USERS.c.username == username) & _USERS.c.disabled.is_(False))).first()
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"signing in: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+        with self._read("signing in") as conn:
+            row = conn.execute(select(_USERS.c.id, _USERS.c.role, _USERS.c.password_hash)
+                               .where((_USERS.c.username == username) & _USERS.c.disabled.is_(False))).first()
         if row is None or row.password_hash is None:
             passwords.spend_verify_time(password)
             return None

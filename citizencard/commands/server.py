@@ -222,6 +222,60 @@ def passwd(config_path: Path, username: str) -> None:
     click.echo(f"password of {username!r} set; their staff page sessions have ended", err=True)
 
 
+@server.command("users")
+@CONFIG_OPTION
+def users(config_path: Path) -> None:
+    """Every back-office user: role, whether they may sign in to the staff pages, tokens in use, last use."""
+    with open_store(load_server_config(config_path)) as store:
+        found = Staff(store.engine).users()
+    for user in found:
+        last = "never" if user.last_used_at is None else f"{user.last_used_at:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"{user.username:<24} {user.role:<15} {'DISABLED' if user.disabled else 'enabled':<9} "
+                   f"{'password' if user.has_password else 'no password':<12} {user.tokens} token(s), "
+                   f"last used {last}")
+
+
+def _staff_change(config_path: Path, change: Callable[[Staff], str]) -> None:
+    with open_store(load_server_config(config_path)) as store:
+        click.echo(change(Staff(store.engine)), err=True)
+
+
+@server.command("user-disable")
+@CONFIG_OPTION
+@click.argument("username")
+def user_disable(config_path: Path, username: str) -> None:
+    """Refuse USERNAME's tokens and sign-ins at once and end their page sessions."""
+    _staff_change(config_path, lambda staff: f"user {staff.set_disabled(username, True).username!r} disabled")
+
+
+@server.command("user-enable")
+@CONFIG_OPTION
+@click.argument("username")
+def user_enable(config_path: Path, username: str) -> None:
+    """Let a disabled USERNAME in again (their tokens not revoked work again)."""
+    _staff_change(config_path, lambda staff: f"user {staff.set_disabled(username, False).username!r} enabled")
+
+
+@server.command("token-add")
+@CONFIG_OPTION
+@click.argument("username")
+def token_add(config_path: Path, username: str) -> None:
+    """A new API token for USERNAME, printed once (only its hash is kept)."""
+    with open_store(load_server_config(config_path)) as store:
+        staff = Staff(store.engine)
+        token = staff.issue_token(staff.member(username).id)
+    click.echo(f"a new API token of {username!r} (shown only now):", err=True)
+    click.echo(token)
+
+
+@server.command("token-revoke")
+@CONFIG_OPTION
+@click.argument("username")
+def token_revoke(config_path: Path, username: str) -> None:
+    """Revoke every API token of USERNAME (a token lost or a program retired)."""
+    _staff_change(config_path, lambda staff: f"{staff.revoke_tokens(username)} token(s) of {username!r} revoked")
+
+
 @server.command("status")
 @CONFIG_OPTION
 def status(config_path: Path) -> None:

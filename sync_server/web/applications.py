@@ -16,6 +16,7 @@ from . import inputs
 from .auth import current_actor, require
 from .errors import ApiError
 from .holders import ID_MAX, day, path_id, registry, time
+from .idempotency import HEADER, REUSED_RESPONSE, header_parameter, idempotent_when_keyed, keyed_transaction
 from .spec import (
     CARD_NUMBER,
     CONFLICT,
@@ -58,6 +59,7 @@ def _id(application_id: int) -> int:
 
 @bp.post("/applications")
 @require(*SUBMIT_ROLES)
+@idempotent_when_keyed
 def submit() -> tuple[Response, int]:
     """Apply for a card."""
     body = inputs.json_object(("kind", "holder_id", "card_kind", "profile", "replaces_card", "balance_cents",
@@ -66,14 +68,21 @@ def submit() -> tuple[Response, int]:
     actor = current_actor()
     if actor.role == "kiosk" and kind != "tourist":
         raise ApiError(403, "forbidden", "a kiosk may apply for tourist cards only")
-    application = applications.submit(
-        registry(), actor, kind=kind,
-        holder_id=inputs.integer(body, "holder_id", 1, ID_MAX, default=None),
-        card_kind=inputs.choice(body, "card_kind", CARD_KINDS, default=None),
-        profile=inputs.choice(body, "profile", FARE_PROFILES, default=None),
-        replaces_card=inputs.card_number(body, "replaces_card", default=None),
-        balance_cents=inputs.integer(body, "balance_cents", 0, applications.TOURIST_BALANCE_MAX, default=0),
-        note=inputs.text(body, "note", max_length=applications.NOTE_MAX, default=None))
+    fields = {
+        "holder_id": inputs.integer(body, "holder_id", 1, ID_MAX, default=None),
+        "card_kind": inputs.choice(body, "card_kind", CARD_KINDS, default=None),
+        "profile": inputs.choice(body, "profile", FARE_PROFILES, default=None),
+        "replaces_card": inputs.card_number(body, "replaces_card", default=None),
+        "balance_cents": inputs.integer(body, "balance_cents", 0, applications.TOURIST_BALANCE_MAX, default=0),
+        "note": inputs.text(body, "note", max_length=applications.NOTE_MAX, default=None)}
+    conn = keyed_transaction()
+    if conn is not None:
+        application = applications.submit_within(conn, actor, registry().now(), kind=kind, **fields)
+    elif fields["balance_cents"]:
+        raise ApiError(400, "idempotency_key_required", f"a card sold with a prepaid balance moves money: send an "
+                                                        f"{HEADER} header, the same one when retrying", field=HEADER)
+    else:
+        application = applications.submit(registry(), actor, kind=kind, **fields)
     return jsonify(application_json(application)), 201
 
 
@@ -161,9 +170,12 @@ OPENAPI_PATHS: dict[str, Any] = {
         "post": secured({
             "operationId": "submitApplication",
             "summary": "Apply for a new card, a duplicate, a renewal or a tourist card",
-            "description": "A kiosk may apply for tourist cards only (403 otherwise).",
+            "description": "A kiosk may apply for tourist cards only (403 otherwise). A tourist card sold with a "
+                           f"prepaid balance moves money: it needs an `{HEADER}`.",
+            "parameters": [header_parameter(required=False)],
             "requestBody": json_body(ref("ApplicationRequest")),
-            "responses": {"201": _APPLICATION, "400": ERROR, "404": NOT_FOUND, "409": CONFLICT},
+            "responses": {"201": _APPLICATION, "400": ERROR, "404": NOT_FOUND, "409": CONFLICT,
+                          "422": REUSED_RESPONSE},
         }, SUBMIT_ROLES),
         "get": secured({
             "operationId": "listApplications",

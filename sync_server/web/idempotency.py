@@ -9,6 +9,9 @@ moves twice. Two copies of one call racing each other cannot both commit: the
 key's primary key refuses the second, whose whole transaction (money
 included) rolls back, and it answers with the first's response.
 
+A call that moves money only in some forms (``@idempotent_when_keyed``)
+takes a key when it has one and asks for it when it moves money.
+
 The key is bound to the request: the same key with another method, path,
 query or body is refused (422), not answered with another call's response. A
 call refused with a 4xx stores nothing (nothing happened), so it may be
@@ -36,6 +39,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 HEADER = "Idempotency-Key"
 KEY_MAX = 128
+
+
+def header_parameter(*, required: bool) -> dict[str, Any]:
+    """The OpenAPI description of the header."""
+    return {"name": HEADER, "in": "header", "required": required,
+            "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX, "pattern": "^[!-~]+$"},
+            "description": "A key of the client's choosing, the same on every retry of one call: the call runs "
+                           "at most once (a retry gets the first response, with Idempotent-Replayed: true)"}
+
+
+REUSED_RESPONSE = {"description": "The idempotency key was used for another request",
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 
@@ -83,6 +98,13 @@ def transaction() -> Connection:
     return conn
 
 
+def keyed_transaction() -> Connection | None:
+    """In a ``@idempotent_when_keyed`` view: the call's transaction when it
+    came with an ``Idempotency-Key``, else ``None`` (the view writes as usual)."""
+    conn: Connection | None = g.get("idempotent_transaction")
+    return conn
+
+
 def idempotent(view: F) -> F:
     """Run ``view`` at most once per (user, ``Idempotency-Key``); place it
     under ``@require`` (it needs the authenticated user)."""
@@ -120,5 +142,20 @@ def idempotent(view: F) -> F:
             if row is None:
                 raise
             return _replay(row, fingerprint)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def idempotent_when_keyed(view: F) -> F:
+    """Like :func:`idempotent` for a call that moves money only sometimes (an
+    application for a tourist card sold with a prepaid balance): with an
+    ``Idempotency-Key`` it runs at most once per key, without one it runs as
+    usual; the view refuses the money-moving form of the call without a key
+    (see :func:`keyed_transaction`)."""
+    keyed = idempotent(view)
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return keyed(*args, **kwargs) if HEADER in request.headers else view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

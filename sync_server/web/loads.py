@@ -23,7 +23,7 @@ from . import inputs
 from .auth import current_actor, require
 from .errors import ApiError
 from .extensions import database
-from .idempotency import HEADER, idempotent, transaction
+from .idempotency import HEADER, REUSED_RESPONSE, header_parameter, idempotent, transaction
 from .spec import (
     CARD_NUMBER,
     CONFLICT,
@@ -130,17 +130,13 @@ OPENAPI_PATHS: dict[str, Any] = {
             "description": f"Moves money: needs an `{HEADER}` header; a retry with the same key answers the "
                            "first response again (header `Idempotent-Replayed: true`) and queues nothing. "
                            "The card must be active; a card the registry does not hold needs its `uid`.",
-            "parameters": [_CARD_PARAMETER,
-                           {"name": HEADER, "in": "header", "required": True,
-                            "schema": {"type": "string", "minLength": 1, "maxLength": 128,
-                                       "pattern": "^[!-~]+$"},
-                            "description": "A key of the client's choosing, the same on every retry"}],
+            "parameters": [_CARD_PARAMETER, header_parameter(required=True)],
             "requestBody": json_body(ref("LoadRequest")),
             "responses": {
                 "201": json_response("The load order, pending", {
                     "type": "object", "required": ["load"], "properties": {"load": ref("LoadOrder")}}),
                 "400": ERROR, "404": NOT_FOUND, "409": CONFLICT,
-                "422": json_response("The idempotency key was used for another request", ref("Error")),
+                "422": REUSED_RESPONSE,
             },
         }, QUEUE_ROLES),
         "get": secured({

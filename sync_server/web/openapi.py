@@ -6,12 +6,15 @@ each operation, the roles the view requires (``x-roles``)."""
 
 from __future__ import annotations
 
+import functools
+import re
 from types import ModuleType
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from . import anomalies, api, applications, cards, holders, loads, operators, reports, settlements, transactions
+from .errors import bad_field
 from .spec import COMMON_RESPONSES, COMMON_SCHEMAS, json_response
 
 API_VERSION = "1.0.0"
@@ -63,3 +66,30 @@ def document() -> dict[str, Any]:
 def openapi() -> Response:
     """This API's OpenAPI 3.1 description."""
     return jsonify(document())
+
+
+@functools.cache
+def _query_parameters() -> dict[tuple[str, str], frozenset[str]]:
+    """(OpenAPI path, method) -> the query parameters the document names."""
+    return {(path, method.upper()): frozenset(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")
+            for path, operations in document()["paths"].items() for method, operation in operations.items()}
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+@bp.before_app_request
+def refuse_unknown_query_parameters() -> None:
+    """A query parameter the document does not name for the operation is a
+    mistake (a misspelt filter would silently widen a pull): 400 naming it."""
+    rule = request.url_rule
+    if rule is None or not rule.rule.startswith("/api/v1/"):
+        return
+    known = _query_parameters().get((_openapi_path(rule.rule), request.method))
+    if known is None:
+        return
+    for name in request.args:
+        if name not in known:
+            raise bad_field(name[:40] or "(empty)", f"unknown query parameter {name!r:.40}; this operation takes "
+                                                    f"{', '.join(sorted(known)) or 'none'}")

@@ -5,10 +5,11 @@ write on the blank, personalises it with exactly that, and retries safely."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,8 @@ import pytest
 from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import insert
 from werkzeug.serving import make_server
 
-from sync_server.registry.base import CONTRACTS
 from sync_server.web import create_app
 from sync_server.web.extensions import database
 
@@ -33,9 +32,11 @@ class Office:
     client: FlaskClient
     office: dict[str, str]
     point_token: str
+    _keys: Iterator[int] = field(default_factory=itertools.count)
 
     def approved(self, **body: Any) -> int:
-        application = self.client.post("/api/v1/applications", headers=self.office, json=body).json["id"]
+        headers = {**self.office, "Idempotency-Key": f"sale-{next(self._keys)}"}  # a prepaid balance moves money
+        application = self.client.post("/api/v1/applications", headers=headers, json=body).json["id"]
         assert self.client.post(f"/api/v1/applications/{application}/approve", headers=self.office).status_code == 200
         return int(application)
 
@@ -105,10 +106,10 @@ def test_a_duplicate_carries_the_old_cards_balance_and_contracts(run: Run, offic
     first = _issue(run, office, keys_file, tmp_path / "old.mfd", office.approved(kind="new", holder_id=holder))
     assert first.exit_code == 0, first.output
     old = _show(run, tmp_path / "old.mfd", keys_file)["card_number"]
-    with office.app.app_context(), database.store.transaction("a pass sold") as conn:
-        conn.execute(insert(CONTRACTS).values(card_number=old, kind="transit_pass", valid_from=dt.date.today(),
-                                              valid_until=dt.date.today() + dt.timedelta(days=30), operator=1,
-                                              product=30))
+    sold = office.client.post(f"/api/v1/cards/{old}/contracts", headers=office.office, json={
+        "kind": "transit_pass", "valid_from": dt.date.today().isoformat(),
+        "valid_until": (dt.date.today() + dt.timedelta(days=30)).isoformat(), "operator": 1, "product": 30})
+    assert sold.status_code == 201, sold.json
     report = office.client.post(f"/api/v1/cards/{old}/report-lost", headers=office.office,
                                 json={"reason": "lost", "duplicate": True}).json
     application = report["application"]["id"]

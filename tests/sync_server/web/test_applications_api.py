@@ -80,8 +80,15 @@ def test_submissions_are_checked(client: FlaskClient, token_for: TokenFor) -> No
             ({"kind": "new", "holder_id": holder_id, "profile": "vip"}, 400)):
         response = _submit(client, office, **body)
         assert response.status_code == status, (body, response.json)
-    tourist = _submit(client, office, kind="tourist", balance_cents=1500, profile="general").json
+    unkeyed = _submit(client, office, kind="tourist", balance_cents=1500, profile="general")
+    assert unkeyed.status_code == 400 and unkeyed.json["error"]["field"] == "Idempotency-Key"
+    keyed = {**office, "Idempotency-Key": "sale-1"}
+    tourist = _submit(client, keyed, kind="tourist", balance_cents=1500, profile="general").json
     assert (tourist["card_kind"], tourist["holder_id"], tourist["balance_cents"]) == ("tourist", None, 1500)
+    again = _submit(client, keyed, kind="tourist", balance_cents=1500, profile="general")
+    assert again.json == tourist and again.headers["Idempotent-Replayed"] == "true"
+    listed = client.get("/api/v1/applications?status=pending", headers=office).json["applications"]
+    assert [a["id"] for a in listed if a["balance_cents"]] == [tourist["id"]]  # the retry sold nothing more
 
 
 def test_each_role_may_do_what_it_is_allowed_and_nothing_else(client: FlaskClient, token_for: TokenFor) -> None:

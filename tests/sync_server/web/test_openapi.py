@@ -92,3 +92,16 @@ def test_docs_back_office_lists_every_operation_with_its_roles(sqlite_app: Flask
     expected = {(method, path): ", ".join(operation.get("x-roles", [])) or "none"
                 for path, operations in document["paths"].items() for method, operation in operations.items()}
     assert listed == expected
+
+
+def test_a_query_parameter_the_document_does_not_name_is_refused(sqlite_app: Flask) -> None:
+    with sqlite_app.app_context():
+        member = database.staff.add_user("auditor-1", "auditor")
+        token = database.staff.issue_token(member.id)
+    client = sqlite_app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    misspelt = client.get("/api/v1/transactions?carrd=42", headers=headers)  # would widen the pull to every card
+    assert misspelt.status_code == 400
+    assert misspelt.json["error"]["field"] == "carrd" and "card" in misspelt.json["error"]["message"]
+    assert client.get("/api/v1/transactions?card=42", headers=headers).status_code == 200
+    assert client.get("/api/v1/health?verbose=1").status_code == 400
