@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Response, g, make_response, request
@@ -74,13 +75,56 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _replay(row: Any, fingerprint: str) -> Response:
-    if row.fingerprint != fingerprint:
-        raise ApiError(422, "idempotency_key_reused",
-                       f"this {HEADER} was used for another request; use a new key for a new call")
-    response = make_response(row.response, row.status_code)
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
+@dataclass(frozen=True)
+class Outcome:
+    """What :func:`run_once` answered: ``replayed`` when the key had been
+    used, and then the first call's ``status_code`` and ``body``."""
+
+    status_code: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+class KeyReusedError(Exception):
+    """The key was used for another request (another fingerprint)."""
+
+
+def run_once(user_id: int, key: str, fingerprint: str, doing: str,
+             action: Callable[[Connection], tuple[int, dict[str, Any]]]) -> Outcome:
+    """Run ``action`` (its writes within the connection it is given) at
+    most once per (``user_id``, ``key``): in one transaction with the stored
+    ``(status code, JSON body)`` it returns. Copies racing each other cannot
+    both commit: the later one rolls back whole and gets the first's outcome.
+
+    :raises KeyReusedError: when the key was used with another ``fingerprint``.
+    :raises StoreError: when the database fails (nothing was done).
+    """
+    held = select(_KEYS.c.fingerprint, _KEYS.c.status_code, _KEYS.c.response).where(
+        (_KEYS.c.user_id == user_id) & (_KEYS.c.key == key))
+
+    def replay(row: Any) -> Outcome:
+        if row.fingerprint != fingerprint:
+            raise KeyReusedError(key)
+        return Outcome(row.status_code, row.response, replayed=True)
+
+    store = database.store
+    try:
+        with store.transaction(doing) as conn:
+            row = conn.execute(held).first()
+            if row is not None:
+                return replay(row)
+            status_code, body = action(conn)
+            conn.execute(_KEYS.insert().values(user_id=user_id, key=key, fingerprint=fingerprint,
+                                               status_code=status_code, response=body, created_at=store.now()))
+            return Outcome(status_code, body, replayed=False)
+    except StoreError as exc:
+        if not isinstance(exc.__cause__, IntegrityError):
+            raise
+        with database.engine.connect() as conn:
+            row = conn.execute(held).first()
+        if row is None:
+            raise
+        return replay(row)
 
 
 class _Refused(Exception):
@@ -111,37 +155,30 @@ def idempotent(view: F) -> F:
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        key, fingerprint, user_id = _key(), _fingerprint(), g.staff_member.id
-        held = select(_KEYS.c.fingerprint, _KEYS.c.status_code, _KEYS.c.response).where(
-            (_KEYS.c.user_id == user_id) & (_KEYS.c.key == key))
-        store = database.store
+        key, fingerprint = _key(), _fingerprint()
+
+        def action(conn: Connection) -> tuple[int, dict[str, Any]]:
+            g.idempotent_transaction = conn
+            response = make_response(view(*args, **kwargs))
+            if response.status_code >= 400:
+                raise _Refused(response)
+            body = response.get_json(silent=True)
+            if not isinstance(body, dict):
+                raise TypeError(f"{view.__name__} answered no JSON object: an idempotent call must")
+            return response.status_code, body
+
         try:
-            with store.transaction(f"an idempotent {request.method} {request.path}") as conn:
-                row = conn.execute(held).first()
-                if row is not None:
-                    return _replay(row, fingerprint)
-                g.idempotent_transaction = conn
-                response = make_response(view(*args, **kwargs))
-                if response.status_code >= 400:
-                    raise _Refused(response)
-                body = response.get_json(silent=True)
-                if not isinstance(body, dict):
-                    raise TypeError(f"{view.__name__} answered no JSON object: an idempotent call must")
-                conn.execute(_KEYS.insert().values(user_id=user_id, key=key, fingerprint=fingerprint,
-                                                   status_code=response.status_code, response=body,
-                                                   created_at=store.now()))
-                return response
+            outcome = run_once(g.staff_member.id, key, fingerprint, f"an idempotent {request.method} {request.path}",
+                               action)
         except _Refused as refused:
             return refused.response
-        except StoreError as exc:
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
-            # Another copy of this call may have committed first: this one's transaction rolled back whole.
-            with database.engine.connect() as conn:
-                row = conn.execute(held).first()
-            if row is None:
-                raise
-            return _replay(row, fingerprint)
+        except KeyReusedError:
+            raise ApiError(422, "idempotency_key_reused",
+                           f"this {HEADER} was used for another request; use a new key for a new call") from None
+        response = make_response(outcome.body, outcome.status_code)
+        if outcome.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response
 
     return wrapped  # type: ignore[return-value]
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
-from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
-from ...db.models import IdempotencyKey
 from ...db.types import UNSIGNED_MAX
 from ...errors import (
     InvalidValueError,
@@ -40,11 +39,11 @@ from ...errors import (
 )
 from ...loads import MAX_LOAD_CENTS, LoadOrders
 from ...registry import cards, holders, states
-from ...registry.base import unique_violation
 from ..auth import current_actor
 from ..cards import READ_ROLES, WRITE_ROLES
 from ..extensions import database
 from ..holders import registry
+from ..idempotency import KeyReusedError, run_once
 from ..loads import purse_key_for
 from .blueprint import PageError, bp
 from .fields import Fields, digits, has_control, parse_uid
@@ -58,7 +57,6 @@ HOLDERS_SHOWN = 20
 
 FORM_KEY_PREFIX = "staff-page:"
 _FORM_KEY_MAX = 64
-_KEYS: Table = IdempotencyKey.__table__  # type: ignore[assignment]
 
 DONE = {
     "state": "The card's state is changed; the deny-list holds the change.",
@@ -227,23 +225,19 @@ def card_top_up(card_number: int) -> Response | tuple[str, int]:
     if fields.errors:
         return _render_card(card_number, status=400, form=form, errors=fields.errors)
     assert amount is not None and key is not None
-    member = g.staff_member
     store = database.store
     orders = LoadOrders(store, purse_key_for(), store.now)
-    held = select(_KEYS.c.key).where((_KEYS.c.user_id == member.id) & (_KEYS.c.key == key))
     fingerprint = hashlib.sha256(f"{request.path} {amount}".encode()).hexdigest()
+
+    def queue(conn: Connection) -> tuple[int, dict[str, Any]]:
+        return 303, {"order": orders.queue(conn, card_number, amount, "office", current_actor()).id}
+
     try:
-        with store.transaction(f"a top-up of card {card_number} at the desk") as conn:
-            if conn.execute(held).first() is not None:
-                return redirect(url_for("pages.card", card_number=card_number, done="topup-again"), 303)
-            order = orders.queue(conn, card_number, amount, "office", current_actor())
-            conn.execute(_KEYS.insert().values(user_id=member.id, key=key, fingerprint=fingerprint, status_code=303,
-                                               response={"order": order.id}, created_at=store.now()))
+        outcome = run_once(g.staff_member.id, key, fingerprint, f"a top-up of card {card_number} at the desk", queue)
     except (InvalidValueError, StateConflictError, LoadSequenceExhaustedError) as exc:
         return _refused(card_number, exc, form)
-    except StoreError as exc:
-        if not unique_violation(exc):
-            raise
-        # The same form, sent twice at once: the other copy committed the top-up, this one rolled back whole.
+    except KeyReusedError:  # a one-time key names one form: only a forged form sends it with another amount
+        return redirect(url_for("pages.card", card_number=card_number, done="topup-again"), 303)
+    if outcome.replayed:  # the same form sent twice (a double click, a reload that posts again)
         return redirect(url_for("pages.card", card_number=card_number, done="topup-again"), 303)
     return redirect(url_for("pages.card", card_number=card_number, done="topup"), 303)
