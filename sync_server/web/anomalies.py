@@ -11,11 +11,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..db.models import ANOMALY_KINDS, ANOMALY_STATUSES
 from ..db.types import UNSIGNED_MAX
 from ..reconciliation import NOTE_MAX, REVIEW_OUTCOMES, AnomalyRecord, Policy, Reconciliation
-from ..transactions import InvalidCursorError, decode_cursor, encode_cursor
 from . import inputs
 from .auth import current_actor, require
 from .errors import ApiError, bad_field
 from .extensions import database
+from .paging import NEXT_CURSOR, page_of, page_request, parameters
 from .spec import (
     CARD_NUMBER,
     CONFLICT,
@@ -36,6 +36,7 @@ bp = Blueprint("anomalies", __name__, url_prefix="/api/v1")
 READ_ROLES = ("admin", "card_office", "auditor", "finance")
 REVIEW_ROLES = ("admin", "card_office")
 PAGE_MAX = 500
+PAGE_DEFAULT = 100
 
 
 def _reconciliation() -> Reconciliation:
@@ -70,18 +71,10 @@ def list_anomalies() -> Response:
     if status is not None and status not in ANOMALY_STATUSES:
         raise bad_field("status", f"status must be one of {', '.join(ANOMALY_STATUSES)}")
     card_number = inputs.query_integer("card", 0, UNSIGNED_MAX)
-    limit = inputs.query_integer("limit", 1, PAGE_MAX, default=100)
-    assert limit is not None
-    cursor = request.args.get("cursor") or None  # empty: from the start
-    try:
-        after = 0 if cursor is None else decode_cursor(cursor)
-    except InvalidCursorError as exc:
-        raise bad_field("cursor", str(exc)) from None
+    after, limit = page_request(PAGE_MAX, PAGE_DEFAULT)
     found = _reconciliation().anomalies(status=status, card_number=card_number, after_id=after, limit=limit + 1)
-    page = found[:limit]
-    more = len(found) > limit
-    return jsonify(anomalies=[anomaly_json(anomaly) for anomaly in page],
-                   next_cursor=encode_cursor(page[-1].id) if more else None)
+    page, next_cursor = page_of(found, limit, lambda anomaly: anomaly.id)
+    return jsonify(anomalies=[anomaly_json(anomaly) for anomaly in page], next_cursor=next_cursor)
 
 
 @bp.post("/anomalies/<int:anomaly_id>/review")
@@ -105,15 +98,13 @@ OPENAPI_PATHS: dict[str, Any] = {
         "parameters": [
             query_parameter("status", {"enum": list(ANOMALY_STATUSES)}, "Only anomalies of this status"),
             query_parameter("card", CARD_NUMBER, "Only this card's anomalies"),
-            query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 100},
-                            "Anomalies per page"),
-            query_parameter("cursor", {"type": "string"}, "The next_cursor of the previous page"),
+            *parameters("Anomalies", PAGE_MAX, PAGE_DEFAULT),
         ],
         "responses": {
             "200": json_response("A page of anomalies", {
                 "type": "object", "required": ["anomalies", "next_cursor"], "properties": {
                     "anomalies": {"type": "array", "items": ref("Anomaly")},
-                    "next_cursor": {"type": ["string", "null"]}}}),
+                    "next_cursor": NEXT_CURSOR}}),
             "400": ERROR,
         },
     }, READ_ROLES)},

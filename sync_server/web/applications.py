@@ -17,6 +17,7 @@ from .auth import current_actor, require
 from .errors import ApiError
 from .holders import ID_MAX, day, path_id, registry, time
 from .idempotency import HEADER, REUSED_RESPONSE, header_parameter, idempotent_when_keyed, keyed_transaction
+from .paging import NEXT_CURSOR, page_of, page_request, parameters
 from .spec import (
     CARD_NUMBER,
     CONFLICT,
@@ -41,6 +42,7 @@ READ_ROLES = ("admin", "card_office", "auditor", "issuance_point")
 REVIEW_ROLES = ("admin", "card_office")
 ISSUE_ROLES = ("issuance_point",)
 PAGE_DEFAULT = 50
+PAGE_MAX = applications.QUEUE_MAX - 1  # one more is read to tell whether more follow
 
 
 def application_json(application: applications.Application) -> dict[str, Any]:
@@ -94,11 +96,10 @@ def queue() -> Response:
     if status is not None and status not in APPLICATION_STATUSES:
         raise ApiError(400, "invalid_field", f"status must be one of {', '.join(APPLICATION_STATUSES)}",
                        field="status")
-    after = inputs.query_integer("cursor", 0, ID_MAX, 0) or 0
-    limit = inputs.query_integer("limit", 1, applications.QUEUE_MAX, PAGE_DEFAULT) or PAGE_DEFAULT
-    found = applications.queue(registry(), status=status, after_id=after, limit=limit)
-    return jsonify(applications=[application_json(a) for a in found],
-                   next_cursor=str(found[-1].id) if len(found) == limit else None)
+    after, limit = page_request(PAGE_MAX, PAGE_DEFAULT)
+    found = applications.queue(registry(), status=status, after_id=after, limit=limit + 1)
+    page, next_cursor = page_of(found, limit, lambda application: application.id)
+    return jsonify(applications=[application_json(a) for a in page], next_cursor=next_cursor)
 
 
 @bp.get("/applications/<int:application_id>")
@@ -182,15 +183,11 @@ OPENAPI_PATHS: dict[str, Any] = {
             "summary": "The applications, oldest first (a review queue with status=pending)",
             "parameters": [
                 query_parameter("status", {"enum": list(APPLICATION_STATUSES)}, "Only applications of this status"),
-                query_parameter("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"},
-                                "next_cursor of the previous page"),
-                query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": applications.QUEUE_MAX},
-                                f"Applications per page (default {PAGE_DEFAULT})")],
+                *parameters("Applications", PAGE_MAX, PAGE_DEFAULT)],
             "responses": {"200": json_response("A page of applications", {
                 "type": "object", "additionalProperties": False, "required": ["applications", "next_cursor"],
                 "properties": {"applications": {"type": "array", "items": ref("Application")},
-                               "next_cursor": {"type": ["string", "null"],
-                                               "description": "Give as cursor for the next page; null: no more"}}}),
+                               "next_cursor": NEXT_CURSOR}}),
                 "400": ERROR},
         }, READ_ROLES),
     },

@@ -15,6 +15,7 @@ from . import inputs
 from .auth import current_actor, require
 from .errors import bad_field
 from .extensions import database
+from .paging import NEXT_CURSOR, page_of, page_request, parameters
 from .spec import (
     DATE,
     DATE_TIME,
@@ -34,6 +35,7 @@ WRITE_ROLES = ("admin", "card_office")
 READ_ROLES = ("admin", "card_office", "auditor")
 ID_MAX = 2**63 - 1
 PAGE_DEFAULT = 50
+PAGE_MAX = holders.SEARCH_MAX - 1  # one more is read to tell whether more follow
 
 
 def registry() -> Registry:
@@ -90,11 +92,10 @@ def search_holders() -> Response:
     for field, value in (("document_id", document_id), ("name", name)):
         if value is not None and not 0 < len(value.strip()) <= holders.NAME_MAX:
             raise bad_field(field, f"{field} must be 1 to {holders.NAME_MAX} characters")
-    after = inputs.query_integer("cursor", 0, ID_MAX, 0) or 0
-    limit = inputs.query_integer("limit", 1, holders.SEARCH_MAX, PAGE_DEFAULT) or PAGE_DEFAULT
-    found = holders.search(registry(), document_id=document_id, name_prefix=name, after_id=after, limit=limit)
-    return jsonify(holders=[holder_json(holder) for holder in found],
-                   next_cursor=str(found[-1].id) if len(found) == limit else None)
+    after, limit = page_request(PAGE_MAX, PAGE_DEFAULT)
+    found = holders.search(registry(), document_id=document_id, name_prefix=name, after_id=after, limit=limit + 1)
+    page, next_cursor = page_of(found, limit, lambda holder: holder.id)
+    return jsonify(holders=[holder_json(holder) for holder in page], next_cursor=next_cursor)
 
 
 @bp.get("/holders/<int:holder_id>")
@@ -145,15 +146,11 @@ OPENAPI_PATHS: dict[str, Any] = {
             "parameters": [
                 query_parameter("document_id", {"type": "string", "minLength": 1}, "Exactly this document id"),
                 query_parameter("name", {"type": "string", "minLength": 1}, "Names starting with this"),
-                query_parameter("cursor", {"type": "string", "pattern": "^[0-9]{1,19}$"},
-                                "next_cursor of the previous page"),
-                query_parameter("limit", {"type": "integer", "minimum": 1, "maximum": holders.SEARCH_MAX},
-                                f"Holders per page (default {PAGE_DEFAULT})")],
+                *parameters("Holders", PAGE_MAX, PAGE_DEFAULT)],
             "responses": {"200": json_response("Holders by id", {
                 "type": "object", "required": ["holders", "next_cursor"], "properties": {
                     "holders": {"type": "array", "items": ref("Holder")},
-                    "next_cursor": {"type": ["string", "null"],
-                                    "description": "Give as cursor for the next page; null: no more"}}}),
+                    "next_cursor": NEXT_CURSOR}}),
                 "400": ERROR},
         }, READ_ROLES),
     },

@@ -119,17 +119,25 @@ def verify_settlement(settlement_id: int) -> Response:
 @require(*READ_ROLES)
 def export_settlement_lines(settlement_id: int) -> Response:
     """The settlement's lines as CSV: exactly the text whose SHA-256 is its digest."""
-    settlement = _get(settlement_id)
-    return Response(render(settlement.scope, settlement.lines), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="settlement-{settlement.id}-lines.csv"',
-                             "Content-Type": "text/csv; charset=utf-8; header=present"})
+    return lines_csv_response(_get(settlement_id))
 
 
 @bp.get("/settlements/<int:settlement_id>/transactions.csv")
 @require(*READ_ROLES)
 def export_settlement_transactions(settlement_id: int) -> Response:
     """The transactions the settlement covers, streamed as CSV (as ``/transactions.csv``)."""
-    settlement = _get(settlement_id)
+    return transactions_csv_response(_get(settlement_id))
+
+
+def lines_csv_response(settlement: Closed) -> Response:
+    """A download of ``settlement``'s lines (the API's and the staff pages')."""
+    return Response(render(settlement.scope, settlement.lines), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="settlement-{settlement.id}-lines.csv"',
+                             "Content-Type": "text/csv; charset=utf-8; header=present"})
+
+
+def transactions_csv_response(settlement: Closed) -> Response:
+    """A download of the transactions ``settlement`` covers, streamed."""
     return csv_response(csv_stream(database.engine, settlement.scope.transactions()),
                         f"settlement-{settlement.id}-transactions.csv")
 

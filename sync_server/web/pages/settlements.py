@@ -15,11 +15,18 @@ from werkzeug.wrappers import Response
 
 from ...errors import InvalidValueError, StateConflictError, UnknownOperatorError, UnknownSettlementError
 from ...operators import Operators
-from ...settlement import CUTOFF_LAG, Closed, render
+from ...settlement import CUTOFF_LAG, Closed
 from ..auth import current_actor
 from ..extensions import database
-from ..settlements import CLOSE_ROLES, ID_MAX, OPERATOR_MAX, READ_ROLES, settlements
-from ..transactions import csv_response, csv_stream
+from ..settlements import (
+    CLOSE_ROLES,
+    ID_MAX,
+    OPERATOR_MAX,
+    READ_ROLES,
+    lines_csv_response,
+    settlements,
+    transactions_csv_response,
+)
 from .blueprint import bp, now
 from .fields import Fields
 from .guard import page
@@ -117,16 +124,11 @@ def settlement(settlement_id: int) -> str:
 @page(*SETTLEMENTS_ROLES)
 def settlement_lines_csv(settlement_id: int) -> FlaskResponse:
     """The lines as CSV: exactly the text whose SHA-256 is the settlement's digest."""
-    closed = _get(settlement_id)
-    return FlaskResponse(render(closed.scope, closed.lines), mimetype="text/csv",
-                         headers={"Content-Disposition": f'attachment; filename="settlement-{closed.id}-lines.csv"',
-                                  "Content-Type": "text/csv; charset=utf-8; header=present"})
+    return lines_csv_response(_get(settlement_id))
 
 
 @bp.get("/settlements/<int:settlement_id>/transactions.csv")
 @page(*SETTLEMENTS_ROLES)
 def settlement_transactions_csv(settlement_id: int) -> FlaskResponse:
     """The transactions the settlement covers, streamed as CSV."""
-    closed = _get(settlement_id)
-    return csv_response(csv_stream(database.engine, closed.scope.transactions()),
-                        f"settlement-{closed.id}-transactions.csv")
+    return transactions_csv_response(_get(settlement_id))

@@ -37,7 +37,7 @@ def test_the_queue_is_oldest_first_by_status_a_page_at_a_time(client: FlaskClien
     assert client.post(f"/api/v1/applications/{ids[1]}/approve", headers=office).json["status"] == "approved"
     auditor = bearer(token_for("auditor"))
     pending = client.get("/api/v1/applications?status=pending&limit=1", headers=auditor).json
-    assert [a["id"] for a in pending["applications"]] == [ids[0]] and pending["next_cursor"] == str(ids[0])
+    assert [a["id"] for a in pending["applications"]] == [ids[0]] and pending["next_cursor"] is not None
     rest = client.get(f"/api/v1/applications?status=pending&cursor={pending['next_cursor']}", headers=auditor).json
     assert [a["id"] for a in rest["applications"]] == [ids[2]] and rest["next_cursor"] is None
     everything = client.get("/api/v1/applications", headers=auditor).json["applications"]

@@ -32,9 +32,9 @@ def test_a_holder_is_registered_read_found_and_updated(app: Flask, client: Flask
     by_name = client.get("/api/v1/holders?name=mart", headers=auditor).json["holders"]
     assert [h["name"] for h in by_name] == ["Marta Álvarez", "Martín Pérez"]
     page = client.get("/api/v1/holders?name=mar&limit=1", headers=auditor).json
-    assert len(page["holders"]) == 1 and page["next_cursor"] == str(holder["id"])
+    assert len(page["holders"]) == 1 and page["next_cursor"] is not None
     rest = client.get(f"/api/v1/holders?name=mar&limit=1&cursor={page['next_cursor']}", headers=auditor).json
-    assert [h["name"] for h in rest["holders"]] == ["Martín Pérez"]
+    assert [h["name"] for h in rest["holders"]] == ["Martín Pérez"] and rest["next_cursor"] is None
     assert client.get("/api/v1/holders?name=50%25", headers=auditor).json["holders"] == []
     updated = client.patch(f"/api/v1/holders/{holder['id']}", headers=office,
                            json={"email": "marta@gijon.example", "phone": None})
