@@ -11,9 +11,12 @@ reason) or cancels it; each is audited by the registry.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from typing import Any
 
 from flask import g, redirect, render_template, request, url_for
 from sqlalchemy import case, select
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
 from ...db.models import APPLICATION_KINDS, APPLICATION_STATUSES, CARD_KINDS, FARE_PROFILES
@@ -25,6 +28,8 @@ from ..applications import READ_ROLES, REVIEW_ROLES
 from ..auth import current_actor
 from ..holders import ID_MAX, registry
 from ..holders import WRITE_ROLES as HOLDER_ROLES
+from ..idempotency import KeyReusedError, run_once
+from . import once
 from .blueprint import PageError, bp, reading
 from .fields import Fields, digits
 from .guard import page
@@ -161,7 +166,7 @@ def _render_new(*, status: int = 200, application_form: dict[str, str] | None = 
                            holder_form=holder_form or {}, errors=errors or {}, holder_errors=holder_errors or {},
                            done=DONE.get(done or ""), kinds=APPLICATION_KINDS, card_kinds=CARD_KINDS,
                            profiles=FARE_PROFILES, note_max=registry_applications.NOTE_MAX,
-                           balance_max=registry_applications.TOURIST_BALANCE_MAX,
+                           balance_max=registry_applications.TOURIST_BALANCE_MAX, form_key=once.new_key(),
                            can_register=allows("pages.holder_new", g.staff_member.role)), status
 
 
@@ -184,18 +189,34 @@ def application_submit() -> Response | tuple[str, int]:
     replaces = fields.card_number("replaces_card")
     balance = fields.cents("balance", registry_applications.TOURIST_BALANCE_MAX)
     note = fields.text("note", registry_applications.NOTE_MAX)
+    key = once.form_key(fields, "balance") if balance else None  # a card sold with money: once per form
     form = fields.values(*_APPLICATION_FIELDS)
     if fields.errors:
         return _render_new(status=400, application_form=form, errors=fields.errors)
     assert kind is not None
+    actor = current_actor()
+
+    def submit(conn: Connection) -> tuple[int, dict[str, Any]]:
+        made = registry_applications.submit_within(
+            conn, actor, registry().now(), kind=kind, holder_id=holder_id, card_kind=card_kind, profile=profile,
+            replaces_card=replaces, balance_cents=balance or 0, note=note)
+        return 303, {"application": made.id}
+
     try:
-        made = registry_applications.submit(registry(), current_actor(), kind=kind, holder_id=holder_id,
-                                            card_kind=card_kind, profile=profile, replaces_card=replaces,
-                                            balance_cents=balance or 0, note=note)
+        if key is None:
+            application_id = registry_applications.submit(
+                registry(), actor, kind=kind, holder_id=holder_id, card_kind=card_kind, profile=profile,
+                replaces_card=replaces, balance_cents=0, note=note).id
+        else:
+            fingerprint = hashlib.sha256(f"{request.path} {sorted(form.items())}".encode()).hexdigest()
+            application_id = run_once(g.staff_member.id, key, fingerprint, "a tourist card sold at the desk",
+                                      submit).body["application"]
     except (InvalidValueError, StateConflictError, UnknownHolderError) as exc:
         return _render_new(status=409 if isinstance(exc, StateConflictError) else 400, application_form=form,
                            problem=str(exc))
-    return redirect(url_for("pages.application", application_id=made.id, done="submitted"), 303)
+    except KeyReusedError:  # a one-time key names one form: only a forged form sends it with other values
+        return _render_new(status=400, application_form=form, problem="This form was sent already.")
+    return redirect(url_for("pages.application", application_id=application_id, done="submitted"), 303)
 
 
 @bp.post("/holders", endpoint="holder_new")

@@ -21,7 +21,6 @@ with the API's idempotency keys, in the top-up's transaction.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +44,7 @@ from ..extensions import database
 from ..holders import registry
 from ..idempotency import KeyReusedError, run_once
 from ..loads import purse_key_for
+from . import once
 from .blueprint import PageError, bp
 from .fields import Fields, digits, has_control, parse_uid
 from .guard import page
@@ -54,9 +54,6 @@ CARDS_ROLES = READ_ROLES
 ACTION_ROLES = WRITE_ROLES
 HOLDERS_SHOWN = 20
 """Holders listed for one search (the first by id)."""
-
-FORM_KEY_PREFIX = "staff-page:"
-_FORM_KEY_MAX = 64
 
 DONE = {
     "state": "The card's state is changed; the deny-list holds the change.",
@@ -145,7 +142,7 @@ def _render_card(card_number: int, *, status: int = 200, problem: str | None = N
         can_act=allows("pages.card_state", role), can_see_anomalies=allows("pages.anomalies", role),
         can_see_applications=allows("pages.application", role),
         moves=sorted(states.MOVES[detail.card.state]), reason_max=states.REASON_MAX,
-        lost_reasons=states.LOST_REASONS, form_key=secrets.token_urlsafe(24),
+        lost_reasons=states.LOST_REASONS, form_key=once.new_key(),
         pending_cents=sum(order.amount_cents for order in detail.pending_loads),
         max_load=MAX_LOAD_CENTS), status
 
@@ -203,14 +200,6 @@ def card_report_lost(card_number: int) -> Response | tuple[str, int]:
     return redirect(url_for("pages.card", card_number=card_number, done="lost", **extra), 303)
 
 
-def _form_key(fields: Fields) -> str | None:
-    key = fields.raw("form_key")
-    if not key or len(key) > _FORM_KEY_MAX or not all(ch.isascii() and (ch.isalnum() or ch in "-_") for ch in key):
-        fields.errors["amount"] = "The form has expired: open the card's page again."
-        return None
-    return FORM_KEY_PREFIX + key
-
-
 @bp.post("/cards/<int:card_number>/top-up")
 @page(*ACTION_ROLES)
 def card_top_up(card_number: int) -> Response | tuple[str, int]:
@@ -220,7 +209,7 @@ def card_top_up(card_number: int) -> Response | tuple[str, int]:
     amount = fields.cents("amount", MAX_LOAD_CENTS)
     if amount is None:
         fields.errors.setdefault("amount", "Give the amount paid, in euros.")
-    key = _form_key(fields)
+    key = once.form_key(fields, "amount")
     form = fields.values("amount")
     if fields.errors:
         return _render_card(card_number, status=400, form=form, errors=fields.errors)

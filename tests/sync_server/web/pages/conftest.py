@@ -49,9 +49,12 @@ def csrf_of(html: str) -> str:
 
 
 def post_form(client: FlaskClient, page_path: str, action_path: str, **fields: str) -> Any:
-    """Open ``page_path`` for its CSRF token and post ``fields`` to ``action_path``; the response."""
-    token = csrf_of(client.get(page_path).get_data(as_text=True))
-    return client.post(action_path, data={"csrf_token": token, **fields})
+    """Open ``page_path`` for its CSRF token (and one-time form key, when the page has one) and post
+    ``fields`` to ``action_path``; the response."""
+    html = client.get(page_path).get_data(as_text=True)
+    key = re.search(r'name="form_key" value="([^"]+)"', html)
+    return client.post(action_path, data={"csrf_token": csrf_of(html), **({"form_key": key[1]} if key else {}),
+                                          **fields})
 
 
 def new_holder(app: Flask, name: str = "Marta Álvarez", document_id: str | None = None) -> int:

@@ -156,6 +156,21 @@ def test_a_tourist_card_is_applied_for_without_holder(app: Flask, signed_in: Sig
     assert (made.kind, made.holder_id, made.balance_cents) == ("tourist", None, 2000)
 
 
+def test_a_tourist_card_form_sent_twice_sells_one_card(app: Flask, signed_in: SignedIn) -> None:
+    client = signed_in("card_office")
+    html = client.get("/staff/applications/new").get_data(as_text=True)
+    data = {"csrf_token": csrf_of(html), "form_key": re.search(r'name="form_key" value="([^"]+)"', html)[1],
+            "kind": "tourist", "balance": "20"}
+    first = client.post("/staff/applications/new", data=data)
+    again = client.post("/staff/applications/new", data=data)  # a double click, a reload that posts again
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
+    assert len(_all(app)) == 1
+    without_key = client.post("/staff/applications/new", data={**data, "form_key": ""})
+    assert without_key.status_code == 400 and "The form has expired" in without_key.get_data(as_text=True)
+    assert len(_all(app)) == 1
+
+
 def _all(app: Flask) -> list[applications.Application]:
     with app.app_context():
         return applications.queue(registry())

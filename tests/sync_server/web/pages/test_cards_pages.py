@@ -193,7 +193,7 @@ def test_a_bad_top_up_amount_is_explained(app: Flask, signed_in: SignedIn, amoun
 def test_a_top_up_without_its_form_key_or_for_a_blocked_card_is_refused(app: Flask, signed_in: SignedIn) -> None:
     number = issue_card(app)
     client = signed_in("card_office")
-    missing = _action(client, number, "top-up", amount="5")
+    missing = _action(client, number, "top-up", amount="5", form_key="")
     assert missing.status_code == 400  # type: ignore[attr-defined]
     assert "The form has expired" in missing.get_data(as_text=True)  # type: ignore[attr-defined]
     _action(client, number, "state", state="blocked", reason="lost")
