@@ -51,6 +51,8 @@ the card (a denied tap records the counter and balance it found).
   order. A read is not checked this way: the balance it shows was left by a
   write at its own counter, which may not have arrived yet (a load).
 
+(The comparisons themselves are in :mod:`sync_server.card_history`.)
+
 Entries arrive late and out of order (a device offline for days, an intent
 completed after later taps were synced): every rule is checked on each pair
 of entries when the later of the two arrives, in both directions, so the
@@ -85,7 +87,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Table, Text, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -98,6 +100,7 @@ from device.protocol import items
 from device.protocol.messages import LIST_NAMES, EntryRecord, ListUpdate, Status, TxBatch, to_body
 
 from . import list_changes
+from .card_history import Found, Reconciled, check_counters, check_order
 from .db import models
 from .db.bulk import PreparedExecutemany, TupleRelation
 from .db.engine import writer
@@ -544,7 +547,7 @@ class SyncStore:
             stored = self._stored_revisions(conn, maybe_held) if maybe_held else {}
             written = [row for key, row in latest.items() if row[_REV] > stored.get(key, -1)]
             upgraded = sum(1 for key, rev in stored.items() if latest[key][_REV] > rev)
-            moved = [_Reconciled(row[_DEVICE], row[_SEQ], from_signed(row[_CARD]), row[_BEFORE], row[_COUNTER],
+            moved = [Reconciled(row[_DEVICE], row[_SEQ], from_signed(row[_CARD]), row[_BEFORE], row[_COUNTER],
                                  row[_AMOUNT], row[_BALANCE]) for row in written
                      if row[_STATE] == _DONE and row[_CARD] is not None and row[_COUNTER] is not None
                      and row[_BALANCE] is not None]
@@ -583,8 +586,8 @@ class SyncStore:
         return {(device_id, seq): rev for chunk in _chunks(keys)
                 for device_id, seq, rev in conn.execute(self._stored, self._keys.params(chunk)).all()}
 
-    def _update_shadows(self, conn: Connection, moved: Sequence[_Reconciled], updated_at: Any) -> None:
-        best: dict[int, _Reconciled] = {}
+    def _update_shadows(self, conn: Connection, moved: Sequence[Reconciled], updated_at: Any) -> None:
+        best: dict[int, Reconciled] = {}
         for entry in moved:
             held = best.get(entry.card)
             if held is None or entry.counter > held.counter:
@@ -592,14 +595,14 @@ class SyncStore:
         self._upsert_shadows.run(conn, [(to_signed(card), entry.counter, entry.balance, updated_at)
                                         for card, entry in best.items()])
 
-    def _reconcile(self, conn: Connection, moved: Sequence[_Reconciled], last_seq: Mapping[int, int]) -> Found:
+    def _reconcile(self, conn: Connection, moved: Sequence[Reconciled], last_seq: Mapping[int, int]) -> Found:
         """The anomalies between the entries ``moved`` (about to be written,
         reconciled: see the module docstring), and between them and the
         stored entries: one query for the whole call (two when some arrived
         late), run before the entries are written, so it finds only stored
         ones; the entries of the call are compared among themselves here."""
         new_keys = {(entry.device_id, entry.seq) for entry in moved}
-        by_card: dict[int, list[_Reconciled]] = {}
+        by_card: dict[int, list[Reconciled]] = {}
         lowest: dict[int, int] = {}
         for entry in moved:
             card = entry.card
@@ -608,7 +611,7 @@ class SyncStore:
                 lowest[card] = min(lowest[card], entry.counter)
             else:
                 by_card[card], lowest[card] = [entry], entry.counter
-        make = _Reconciled._make
+        make = Reconciled._make
         cards = [(to_signed(card), counter) for card, counter in lowest.items()]
         stored = [make(row) for chunk in _chunks(cards)
                   for row in conn.execute(self._above, self._cards.params(chunk)).all()]
@@ -621,8 +624,8 @@ class SyncStore:
         found: Found = {}
         entries = [other for other in stored if (other.device_id, other.seq) not in new_keys]
         entries += moved  # (an older revision of an entry of this call is not compared with it)
-        at_counter: dict[tuple[int, int], list[_Reconciled]] = {}
-        of_device: dict[tuple[int, int], list[_Reconciled]] = {}
+        at_counter: dict[tuple[int, int], list[Reconciled]] = {}
+        of_device: dict[tuple[int, int], list[Reconciled]] = {}
         for entry in entries:
             at_counter.setdefault((entry.card, entry.counter), []).append(entry)
             of_device.setdefault((entry.device_id, entry.card), []).append(entry)
@@ -630,10 +633,10 @@ class SyncStore:
             for counter in (entry.counter - 1, entry.counter, entry.counter + 1):
                 for other in at_counter.get((entry.card, counter), ()):
                     if other is not entry:
-                        _check_counters(found, entry, other)
+                        check_counters(found, entry, other)
         for (device_id, card), history in of_device.items():
             if len(history) > 1 and any(entry.device_id == device_id for entry in moved):
-                _check_order(found, card, history)
+                check_order(found, card, history)
         return found
 
     def _flag(self, conn: Connection, found: Mapping[tuple[str, int, int], tuple[int, str]], now: dt.datetime) -> int:
@@ -738,7 +741,7 @@ class SyncStore:
             changes = []
             for entry in entries:
                 changed = False
-                for column, value in _deny_keys(entry):
+                for column, value in list_changes.deny_keys(entry):
                     held = conn.execute(select(_DENY.c.reason).where(_DENY.c[column] == value)).first()
                     if held is not None and held.reason == entry.reason:
                         continue
@@ -765,7 +768,7 @@ class SyncStore:
         entry = _deny_entry(card_number, uid, "")
         with self._write("unblocking", within) as conn:
             removed = 0
-            for column, value in _deny_keys(entry):
+            for column, value in list_changes.deny_keys(entry):
                 removed += conn.execute(delete(_DENY).where(_DENY.c[column] == value)).rowcount
             if not removed:
                 return list_changes.current_version(conn, "denylist")
@@ -881,7 +884,7 @@ class SyncStore:
                 added = self._current_items(conn, name)
                 return ListUpdate(list=name, full=True, from_version=None, to_version=version,
                                   issued_at=now.isoformat(), device_id=device_id, added=tuple(added), removed=())
-        added, removed = _fold(name, [(row.op, row.item) for row in changes])
+        added, removed = list_changes.fold(name, [(row.op, row.item) for row in changes])
         return ListUpdate(list=name, full=False, from_version=from_version, to_version=version,
                           issued_at=now.isoformat(), device_id=device_id, added=tuple(added), removed=tuple(removed))
 
@@ -982,110 +985,11 @@ def _entry_row(device_id: int, entry: EntryRecord, created_at_param: Callable[[s
             received_at)
 
 
-# -- ingest: reconciliation ---------------------------------------------------------------------------
-
-Found = dict[tuple[str, int, int], tuple[int, str]]
-"""(kind, device_id, seq) -> (card_number, detail) of anomalies found."""
-
-
-class _Reconciled(NamedTuple):
-    """A completed entry with a card, a counter and a balance: what the
-    rules compare (the columns of :attr:`SyncStore._above`, in order)."""
-
-    device_id: int
-    seq: int
-    card: int
-    before: int | None  # counter_before: None for an entry that only read the card
-    counter: int
-    amount: int
-    balance: int
-
-
-def _check_counters(found: Found, a: _Reconciled, b: _Reconciled) -> None:
-    """The rules between two different entries of one card at the same or adjacent counters."""
-    card = a.card
-    if a.counter == b.counter:
-        if a.before is not None and b.before is not None:  # two writes that left the same counter
-            _add(found, "repeated_counter", a, card, f"counter {a.counter} also reached by device {b.device_id} "
-                                                     f"seq {b.seq}")
-            _add(found, "repeated_counter", b, card, f"counter {b.counter} also reached by device {a.device_id} "
-                                                     f"seq {a.seq}")
-    elif b.counter == a.counter + 1:
-        _check_balance(found, card, a, b)
-    elif a.counter == b.counter + 1:
-        _check_balance(found, card, b, a)
-
-
-def _check_order(found: Found, card: int, history: list[_Reconciled]) -> None:
-    """counter_back over one device's entries of one card: an entry below the
-    highest counter of the device's earlier entries (by seq) is flagged."""
-    highest: _Reconciled | None = None
-    for entry in sorted(history, key=lambda e: e.seq):
-        if highest is not None and entry.seq != highest.seq and entry.counter < highest.counter:
-            _add(found, "counter_back", entry, card, f"counter {entry.counter} after counter {highest.counter} at "
-                                                     f"seq {highest.seq} of the same device")
-        if highest is None or entry.counter > highest.counter:
-            highest = entry
-
-
-def _check_balance(found: Found, card: int, before: _Reconciled, entry: _Reconciled) -> None:
-    """Flag ``entry``, a write one counter above ``before``, if it left more
-    than ``before`` left plus what ``entry`` moved."""
-    if entry.before is not None and entry.balance > before.balance + entry.amount:
-        _add(found, "balance_above_shadow", entry, card,
-             f"balance {entry.balance} at counter {entry.counter}, but counter {before.counter} left "
-             f"{before.balance} (device {before.device_id} seq {before.seq}) and the entry moved {entry.amount}")
-
-
-def _add(found: Found, kind: str, entry: _Reconciled, card: int, detail: str) -> None:
-    found.setdefault((kind, entry.device_id, entry.seq), (card, detail))
-
-
-# -- lists --------------------------------------------------------------------------------------------
-
-def _fold(name: str, changes: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[dict[str, Any]],
-                                                                          list[dict[str, Any]]]:
-    """The net effect of ``changes`` (in order) as (added, removed) items:
-    each key touched ends up in exactly one of them."""
-    state: dict[Any, dict[str, Any] | None] = {}
-    if name == "denylist":
-        for op, item in changes:
-            entry = items.deny_removal_from_item({"card_number": item["card_number"], "uid": item["uid"]})
-            for column, value in _deny_keys(entry):
-                state[column, value] = item["reason"] if op == "add" else None  # type: ignore[assignment]
-        added, removed = [], []
-        for (column, value), reason in state.items():
-            card_number, uid = (value, None) if column == "card_number" else (None, value)
-            if reason is None:
-                removed.append(items.deny_removal_to_item(card_number, uid))
-            else:
-                added.append(items.deny_entry_to_item(DenyEntry(card_number, uid, reason)))  # type: ignore[arg-type]
-        return added, removed
-    if name == "loads":
-        for op, item in changes:
-            state[item["card_number"], item["load_seq"]] = item if op == "add" else None
-        return ([item for item in state.values() if item is not None],
-                [items.load_removal_to_item(*key) for key, item in state.items() if item is None])
-    for _op, item in changes:  # config: documents are only ever replaced
-        state[item["name"]] = item
-    return [item for item in state.values() if item is not None], []
-
-
 def _deny_entry(card_number: int | None, uid: bytes | None, reason: str) -> DenyEntry:
     try:
         return DenyEntry(card_number, uid, reason)
     except ValueError as exc:  # device.errors.DenyListEntryError
         raise InvalidValueError(str(exc)) from exc
-
-
-def _deny_keys(entry: DenyEntry) -> list[tuple[str, Any]]:
-    """The ``deny_entries`` column and value of each key ``entry`` names."""
-    keys: list[tuple[str, Any]] = []
-    if entry.card_number is not None:
-        keys.append(("card_number", entry.card_number))
-    if entry.uid is not None:
-        keys.append(("uid", entry.uid))
-    return keys
 
 
 def _check_status(status: Status) -> None:
