@@ -11,14 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Table, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from . import audit
 from .audit import Actor
-from .db.engine import writer
+from .db.access import reading, writing
 from .db.models import Operator, Service
 from .errors import DuplicateOperatorError, DuplicateServiceError, InvalidValueError, StoreError
-from .transactions import reading
 
 OPERATORS: Table = Operator.__table__  # type: ignore[assignment]
 SERVICES: Table = Service.__table__  # type: ignore[assignment]
@@ -59,14 +58,13 @@ class Operators:
                 duplicate: type[StoreError]) -> dt.datetime:
         now = self._clock()
         try:
-            with writer(self._engine).begin() as conn:
+            with writing(self._engine, f"adding {target}") as conn:
                 conn.execute(table.insert().values(created_at=now, **values))
                 audit.record(conn, actor, f"{table.name[:-1]}.add", target, now, values)
-        except IntegrityError as exc:
-            raise duplicate(f"{target} or one of the same name exists already") from exc
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"adding {target}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+        except StoreError as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                raise duplicate(f"{target} or one of the same name exists already") from exc.__cause__
+            raise
         return now
 
     def add_operator(self, actor: Actor, operator_id: int, name: str) -> OperatorInfo:

@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, func, literal_column, not_, select
 from sqlalchemy.engine import Engine
 
+from .db.access import reading
 from .db.models import CARD_STATES, Card, Device, Transaction
 from .errors import InvalidValueError
-from .transactions import reading
 
 TX: Table = Transaction.__table__  # type: ignore[assignment]
 DEVICES: Table = Device.__table__  # type: ignore[assignment]

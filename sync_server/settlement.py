@@ -33,20 +33,18 @@ from typing import Any
 
 from sqlalchemy import Row, Table, case, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
 from .audit import Actor
-from .db.engine import writer
+from .db.access import reading, writing
 from .db.models import Device, Operator, Settlement, SettlementLine, Transaction
 from .errors import (
     InvalidValueError,
     SettlementOverlapError,
-    StoreError,
     UnknownOperatorError,
     UnknownSettlementError,
 )
-from .transactions import TransactionFilter, reading
+from .transactions import TransactionFilter
 
 SETTLEMENTS: Table = Settlement.__table__  # type: ignore[assignment]
 LINES: Table = SettlementLine.__table__  # type: ignore[assignment]
@@ -151,11 +149,6 @@ def digest(scope: Scope, lines: Sequence[Line]) -> str:
     return hashlib.sha256(render(scope, lines).encode("utf-8")).hexdigest()
 
 
-def _store_error(doing: str, exc: SQLAlchemyError) -> StoreError:
-    cause = getattr(exc, "orig", None) or exc
-    return StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}")
-
-
 def compute_lines(conn: Connection, scope: Scope) -> tuple[Line, ...]:
     """The lines of ``scope`` from the transactions, by service then kind."""
     amount = func.sum(case((TX.c.amount_cents < 0, -TX.c.amount_cents), else_=0))
@@ -226,30 +219,27 @@ class Settlements:
         :raises StoreError: when the database fails.
         """
         now = self._clock()
-        try:
-            with writer(self._engine).begin() as conn:
-                if conn.dialect.name == "postgresql":  # closes of one operator, one at a time
-                    conn.execute(select(OPERATORS.c.id).where(OPERATORS.c.id == operator_id).with_for_update())
-                scope = self._scope(conn, operator_id, period_start, period_end, cutoff)
-                lines = compute_lines(conn, scope)
-                draft = Draft(scope, lines, digest(scope, lines))
-                settlement_id = conn.execute(SETTLEMENTS.insert().values(
-                    operator_id=operator_id, period_start=period_start, period_end=period_end,
-                    received_after=scope.received_after, cutoff=scope.cutoff, closed_at=now, closed_by=actor.name,
-                    transaction_count=draft.transaction_count, amount_cents=draft.amount_cents,
-                    digest=draft.digest).returning(SETTLEMENTS.c.id)).scalar_one()
-                if lines:
-                    conn.execute(LINES.insert(), [{
-                        "settlement_id": settlement_id, "service": line.service, "kind": line.kind,
-                        "transaction_count": line.transaction_count, "amount_cents": line.amount_cents}
-                        for line in lines])
-                audit.record(conn, actor, "settlement.close", f"settlement:{settlement_id}", now, {
-                    "operator_id": operator_id, "period_start": time_text(period_start),
-                    "period_end": time_text(period_end), "received_after": time_text(scope.received_after) or None,
-                    "cutoff": time_text(scope.cutoff), "transaction_count": draft.transaction_count,
-                    "amount_cents": draft.amount_cents, "digest": draft.digest})
-        except SQLAlchemyError as exc:
-            raise _store_error("closing a settlement", exc) from exc
+        with writing(self._engine, "closing a settlement") as conn:
+            if conn.dialect.name == "postgresql":  # closes of one operator, one at a time
+                conn.execute(select(OPERATORS.c.id).where(OPERATORS.c.id == operator_id).with_for_update())
+            scope = self._scope(conn, operator_id, period_start, period_end, cutoff)
+            lines = compute_lines(conn, scope)
+            draft = Draft(scope, lines, digest(scope, lines))
+            settlement_id = conn.execute(SETTLEMENTS.insert().values(
+                operator_id=operator_id, period_start=period_start, period_end=period_end,
+                received_after=scope.received_after, cutoff=scope.cutoff, closed_at=now, closed_by=actor.name,
+                transaction_count=draft.transaction_count, amount_cents=draft.amount_cents,
+                digest=draft.digest).returning(SETTLEMENTS.c.id)).scalar_one()
+            if lines:
+                conn.execute(LINES.insert(), [{
+                    "settlement_id": settlement_id, "service": line.service, "kind": line.kind,
+                    "transaction_count": line.transaction_count, "amount_cents": line.amount_cents}
+                    for line in lines])
+            audit.record(conn, actor, "settlement.close", f"settlement:{settlement_id}", now, {
+                "operator_id": operator_id, "period_start": time_text(period_start),
+                "period_end": time_text(period_end), "received_after": time_text(scope.received_after) or None,
+                "cutoff": time_text(scope.cutoff), "transaction_count": draft.transaction_count,
+                "amount_cents": draft.amount_cents, "digest": draft.digest})
         return Closed(scope, lines, draft.digest, settlement_id, now, actor.name)
 
     def _closed(self, conn: Connection, rows: Sequence[Row[Any]]) -> list[Closed]:

@@ -17,16 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from . import passwords
-from .db.engine import writer
+from .db.access import reading, writing
 from .db.models import STAFF_ROLES, ApiToken, StaffSession, StaffUser
 from .errors import DuplicateUserError, InvalidValueError, StoreError
 from .store import utc_now
@@ -74,26 +74,13 @@ class Staff:
 
     def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self._engine = engine
-        self._writer = writer(engine)
         self._clock = clock
 
-    @contextmanager
-    def _write(self, doing: str) -> Iterator[Connection]:
-        try:
-            with self._writer.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+    def _write(self, doing: str) -> AbstractContextManager[Connection]:
+        return writing(self._engine, doing)
 
-    @contextmanager
-    def _read(self, doing: str) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+    def _read(self, doing: str) -> AbstractContextManager[Connection]:
+        return reading(self._engine, doing)
 
     def add_user(self, username: str, role: str) -> StaffMember:
         """Create a staff user with ``role`` (one of :data:`STAFF_ROLES`).

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from . import audit
-from .db.engine import writer
+from .db.access import reading, writing
 from .db.models import StaffSession, StaffUser
-from .errors import InvalidValueError, StoreError
+from .errors import InvalidValueError
 from .staff import StaffMember, hash_token
 from .store import utc_now
 
@@ -69,19 +68,12 @@ class StaffSessions:
         if idle <= dt.timedelta(0) or lifetime <= dt.timedelta(0):
             raise InvalidValueError(f"a session's idle timeout and lifetime must be positive, got {idle}, {lifetime}")
         self._engine = engine
-        self._writer = writer(engine)
         self._clock = clock
         self.idle = idle
         self.lifetime = lifetime
 
-    @contextmanager
-    def _begin(self, doing: str, *, read_only: bool = False) -> Iterator[Connection]:
-        try:
-            with (self._engine if read_only else self._writer).begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+    def _begin(self, doing: str, *, read_only: bool = False) -> AbstractContextManager[Connection]:
+        return reading(self._engine, doing) if read_only else writing(self._engine, doing)
 
     def _expiry(self, created_at: dt.datetime, now: dt.datetime) -> dt.datetime:
         return min(now + self.idle, created_at + self.lifetime)

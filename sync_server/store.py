@@ -91,7 +91,7 @@ from typing import Any
 
 from sqlalchemy import Table, Text, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Insert
 
 from device.denylist import DenyEntry
@@ -102,8 +102,8 @@ from device.protocol.messages import LIST_NAMES, EntryRecord, ListUpdate, Status
 from . import list_changes
 from .card_history import Found, Reconciled, check_counters, check_order
 from .db import models
+from .db.access import reading, writing
 from .db.bulk import PreparedExecutemany, TupleRelation
-from .db.engine import writer
 from .db.migrate import current_revision, head_revision
 from .db.types import UtcDateTime, dump_json, from_signed, to_signed
 from .errors import (
@@ -243,11 +243,7 @@ class SyncStore:
 
     def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now) -> None:
         self._engine = engine
-        self._writer = writer(engine)
         self._postgres = engine.dialect.name == "postgresql"
-        # A read of several statements sees one state: SQLite's BEGIN gives a snapshot;
-        # PostgreSQL's default READ COMMITTED would not.
-        self._snapshot = engine.execution_options(isolation_level="REPEATABLE READ") if self._postgres else engine
         self._clock = clock
         if self._postgres:
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
@@ -332,20 +328,14 @@ class SyncStore:
         if within is not None:
             yield within
             return
-        try:
-            with self._writer.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise _store_error(doing, exc) from exc
+        with writing(self._engine, doing) as conn:
+            yield conn
 
     @contextmanager
     def _read(self, doing: str) -> Iterator[Connection]:
         """One read-only transaction that sees one state of the database."""
-        try:
-            with self._snapshot.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise _store_error(doing, exc) from exc
+        with reading(self._engine, doing, snapshot=True) as conn:
+            yield conn
 
     def now(self) -> dt.datetime:
         """The current time of the store's clock (aware, UTC).
@@ -1035,11 +1025,3 @@ def _bytes(value: bytes | memoryview | None) -> bytes | None:
 def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
-
-
-def _store_error(doing: str, exc: SQLAlchemyError) -> StoreError:
-    # The driver's message, not SQLAlchemy's rendering of the statement and its parameters
-    # (which may hold card keys and run to kilobytes).
-    cause = getattr(exc, "orig", None) or exc
-    return StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:REJECTION_DETAIL_MAX]}")
-

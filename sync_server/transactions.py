@@ -28,16 +28,16 @@ import datetime as dt
 import io
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, Select, Table, Text, case, func, literal_column, select, type_coerce
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from .db.access import reading, store_error
 from .db.models import Device, Transaction
-from .errors import InvalidValueError, StoreError
+from .errors import InvalidValueError
 
 TX: Table = Transaction.__table__  # type: ignore[assignment]
 DEVICES: Table = Device.__table__  # type: ignore[assignment]
@@ -155,24 +155,6 @@ def decode_cursor(cursor: str) -> int:
     return int(number)
 
 
-def _store_error(doing: str, exc: Exception) -> StoreError:
-    cause = getattr(exc, "orig", None) or exc
-    return StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}")
-
-
-@contextmanager
-def reading(engine: Engine, doing: str, *, snapshot: bool = False) -> Iterator[Connection]:
-    """One read transaction (``snapshot``: REPEATABLE READ on PostgreSQL, so
-    that several statements see one state), SQLAlchemy errors as :class:`StoreError`."""
-    if snapshot and engine.dialect.name == "postgresql":
-        engine = engine.execution_options(isolation_level="REPEATABLE READ")
-    try:
-        with engine.connect() as conn, conn.begin():
-            yield conn
-    except SQLAlchemyError as exc:
-        raise _store_error(doing, exc) from exc
-
-
 def _joined(*columns: Any) -> Select[Any]:
     return select(*columns).select_from(TX.join(DEVICES, DEVICES.c.device_id == TX.c.device_id))
 
@@ -264,4 +246,4 @@ def csv_stream(engine: Engine, filters: TransactionFilter, *, chunk_rows: int = 
                 writer.writerows(rows)
                 yield buffer.getvalue().encode()
         except (SQLAlchemyError, sqlite3.Error) as exc:
-            raise _store_error("exporting transactions", exc) from exc
+            raise store_error("exporting transactions", exc) from exc

@@ -8,14 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from ..db import models
+from ..db.access import reading
 from ..errors import InvalidValueError, StoreError
 from ..store import SyncStore, utc_now
 
@@ -69,22 +70,13 @@ class Registry:
         with self.store.transaction(doing) as conn:
             yield conn
 
-    @contextmanager
-    def read(self, doing: str) -> Iterator[Connection]:
+    def read(self, doing: str) -> AbstractContextManager[Connection]:
         """One read-only transaction that sees one state of the database
         (REPEATABLE READ on PostgreSQL; SQLite's transactions are snapshots).
 
         :raises StoreError: when the database fails.
         """
-        engine = self.store.engine
-        if engine.dialect.name == "postgresql":
-            engine = engine.execution_options(isolation_level="REPEATABLE READ")
-        try:
-            with engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+        return reading(self.store.engine, doing, snapshot=True)
 
 
 def unique_violation(exc: StoreError) -> bool:

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, render_template, request
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
+from ...db import access
 from ...errors import InvalidValueError, NotFoundError, ServerConfigError, StateConflictError, StoreError
 from ...staff_sessions import DEFAULT_IDLE, DEFAULT_LIFETIME, StaffSessions
 from ...store import utc_now
@@ -85,15 +85,9 @@ def sessions() -> StaffSessions:
     return bound
 
 
-@contextmanager
-def reading(doing: str) -> Iterator[Connection]:
+def reading(doing: str) -> AbstractContextManager[Connection]:
     """A read-only connection of the app's database; its errors leave as :class:`StoreError`."""
-    try:
-        with database.engine.connect() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        cause = getattr(exc, "orig", None) or exc
-        raise StoreError(f"{doing}: {type(cause).__name__}: {str(cause).strip()[:500]}") from exc
+    return access.reading(database.engine, doing)
 
 
 def now() -> dt.datetime:
