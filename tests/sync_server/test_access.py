@@ -36,5 +36,5 @@ def test_driver_errors_name_what_was_done_and_keep_the_cause(engine: Engine) -> 
     assert message.startswith("adding an operator: ") and "no_such_table" in message
     assert secret not in message and len(message) < DETAIL_MAX + 100  # no parameters, bounded
     assert isinstance(raised.value.__cause__, SQLAlchemyError)
-    with pytest.raises(StoreError, match="^counting: "), reading(engine, "counting") as conn:
+    with pytest.raises(StoreError, match=r"^counting: "), reading(engine, "counting") as conn:
         conn.execute(sa.text("SELECT count(*) FROM no_such_table"))
